@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import mailbox_views
+
+app_name = "mailbox"
+urlpatterns = [
+    path("", mailbox_views.mailbox_list, name="list"),
+    path("<int:pk>/", mailbox_views.mailbox_detail, name="detail"),
+    path("<int:pk>/html/", mailbox_views.mailbox_html, name="html"),
+]

@@ -1,0 +1,168 @@
+"""Satisfaction surveys: what we ask, who was invited, what they answered."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Trigger(models.TextChoices):
+    AFTER_CHECKUP = "after_checkup", _("After a check-up whose step asks for it")
+    AFTER_DELIVERY = "after_delivery", _("Days after delivery")
+    RELATIONSHIP = "relationship", _("Relationship survey (periodic)")
+
+
+class Survey(models.Model):
+    name = models.CharField(max_length=200)
+    trigger = models.CharField(max_length=32, choices=Trigger.choices, default=Trigger.AFTER_CHECKUP)
+    product = models.ForeignKey(
+        "customers.Product",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="surveys",
+        help_text=_("Empty: applies to every product without its own survey."),
+    )
+    delay_days = models.PositiveSmallIntegerField(default=1, help_text=_("Days after the trigger before sending."))
+    asks_nps = models.BooleanField(default=True)
+    asks_csat = models.BooleanField(default=True)
+    asks_buy_again = models.BooleanField(default=True)
+    asks_comment = models.BooleanField(default=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def hash_token(token: str) -> str:
+    """Only this hash is stored: a leaked database does not leak answerable links."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)  # 192 random bits
+
+
+class SurveyInvitationQuerySet(models.QuerySet):
+    def for_token(self, token: str) -> SurveyInvitationQuerySet:
+        return self.filter(token_hash=hash_token(token))
+
+    def pending(self) -> SurveyInvitationQuerySet:
+        return self.filter(responded_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class SurveyInvitation(models.Model):
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="invitations")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="survey_invitations")
+    touchpoint = models.ForeignKey(
+        "touchpoints.TouchPoint", on_delete=models.SET_NULL, null=True, blank=True, related_name="survey_invitations"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    language = models.CharField(max_length=8, default="en")
+    send_at = models.DateTimeField(help_text=_("When the invitation is due to go out."))
+    sent_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    opened_at = models.DateTimeField(null=True, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SurveyInvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-send_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("send_at")), name="invitation_expires_after_send"
+            ),
+        ]
+        indexes = [
+            # Invitation sweep: due and not sent yet.
+            models.Index(fields=["send_at"], name="invitation_send_sweep_idx", condition=Q(sent_at__isnull=True)),
+            # Reminder/expiry sweep: sent, unanswered.
+            models.Index(
+                fields=["sent_at"],
+                name="invitation_remind_sweep_idx",
+                condition=Q(sent_at__isnull=False, responded_at__isnull=True, reminded_at__isnull=True),
+            ),
+            # Throttle check and customer page: a customer's invitations, newest first.
+            models.Index(fields=["customer", "-send_at"], name="invitation_customer_idx"),
+            # Response-rate charts by month.
+            models.Index(fields=["sent_at", "responded_at"], name="invitation_rate_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} to {self.customer_id}"
+
+    def set_token(self) -> str:
+        """Give the invitation a fresh token; returns the clear token (never stored)."""
+        token = new_token()
+        self.token_hash = hash_token(token)
+        return token
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+
+class BuyAgain(models.TextChoices):
+    YES = "yes", _("Yes")
+    NO = "no", _("No")
+    UNSURE = "unsure", _("Not sure")
+
+
+class SurveyResponseQuerySet(models.QuerySet):
+    def detractors(self) -> SurveyResponseQuerySet:
+        return self.filter(nps__lte=6)
+
+    def promoters(self) -> SurveyResponseQuerySet:
+        return self.filter(nps__gte=9)
+
+
+class SurveyResponse(models.Model):
+    # One answer per invitation: amending updates this row, never adds one.
+    invitation = models.OneToOneField(SurveyInvitation, on_delete=models.CASCADE, related_name="response")
+    # Denormalised from the invitation for the dashboard and timeline queries.
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="survey_responses")
+    nps = models.PositiveSmallIntegerField(null=True, blank=True)
+    csat = models.PositiveSmallIntegerField(null=True, blank=True)
+    would_buy_again = models.CharField(max_length=8, choices=BuyAgain.choices, blank=True)
+    comment = models.TextField(blank=True, max_length=5000)
+    problem_reported = models.BooleanField(default=False)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SurveyResponseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(nps__isnull=True) | Q(nps__gte=0, nps__lte=10), name="response_nps_0_10"
+            ),
+            models.CheckConstraint(
+                condition=Q(csat__isnull=True) | Q(csat__gte=1, csat__lte=5), name="response_csat_1_5"
+            ),
+        ]
+        indexes = [
+            # NPS / CSAT trends by month.
+            models.Index(fields=["submitted_at"], name="response_submitted_idx"),
+            # Customer timeline and health: a customer's answers, newest first.
+            models.Index(fields=["customer", "-submitted_at"], name="response_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Answer from {self.customer_id} (NPS {self.nps})"
+
+    @property
+    def is_detractor(self) -> bool:
+        return self.nps is not None and self.nps <= 6

@@ -1,0 +1,8 @@
+from django.http import HttpResponse
+
+
+def my_day(request):
+    return HttpResponse("TODO")
+
+
+dashboard = my_day
