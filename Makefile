@@ -1,0 +1,79 @@
+# The two commands of the README: `make run` and `make test`.
+# Both create the virtualenv and install what they need; both are idempotent.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint format check-migrations install install-dev browser clean-var
+
+help:
+	@echo "make run    set up and serve Aftersales with demo data on http://$(HOST):$(PORT)"
+	@echo "make test   set up and run the whole test suite"
+	@echo "make lint   ruff + makemigrations --check"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Stamps: reinstall only when a requirements file changes.
+$(VENV)/.installed-run: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed-run
+
+install: $(VENV)/.installed-run
+install-dev: $(VENV)/.installed-dev
+
+# The browser tests drive Debian's Chromium; install it when missing and we may.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Chromium for the browser tests (apt-get)..."; \
+			(apt-get install -y -qq chromium >/dev/null 2>&1 || \
+			 (apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null)); \
+		else \
+			echo "Chromium is missing and apt-get is not usable here: install chromium to run the browser tests." >&2; \
+		fi; \
+	fi
+
+run: export DEBUG ?= true
+run: install
+	$(PY) manage.py migrate --noinput
+	@if [ -d locale ]; then $(PY) manage.py compilemessages --ignore=.venv -v 0; fi
+	$(PY) manage.py seed_demo --if-empty
+	@echo ""
+	@echo "  Aftersales is starting on http://$(HOST):$(PORT)/"
+	@echo "  Demo logins (password: aftersales-demo):"
+	@echo "    manager  - the manager (dashboard, admin, dev mailbox at /dev/mailbox/)"
+	@echo "    rep1     - a sales rep (My day)"
+	@echo "    rep2     - another sales rep"
+	@echo "  Web, Celery worker and beat run together; Ctrl-C stops all of them."
+	@echo ""
+	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) WEB_PORT=$(PORT) $(BIN)/honcho start -f Procfile
+
+test: export SECRET_KEY ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
+test: install-dev browser
+	@if [ -d locale ]; then $(PY) manage.py compilemessages --ignore=.venv -v 0; fi
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: export SECRET_KEY ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean-var:
+	rm -rf var/
