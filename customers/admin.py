@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import Customer, HealthBand, Product, Purchase, RiskFlag
@@ -160,15 +159,11 @@ class PurchaseAdmin(admin.ModelAdmin):
 
 @admin.register(RiskFlag)
 class RiskFlagAdmin(admin.ModelAdmin):
-    list_display = ["customer", "reason", "raised_at", "resolved_at", "snoozed_until", "is_snoozed"]
+    list_display = ["customer", "reason", "raised_at", "resolved_at", "snoozed_until", "resolved_by"]
     list_filter = [RiskFlagStateFilter, "reason", "raised_at"]
-    list_select_related = ["customer"]
+    list_select_related = ["customer", "resolved_by"]
     search_fields = ["customer__name", "customer__company", "customer__email", "detail"]
     autocomplete_fields = ["customer", "resolved_by"]
     readonly_fields = ["owner_notified_at"]
     date_hierarchy = "raised_at"
     show_full_result_count = False
-
-    @admin.display(description=_("snoozed"), boolean=True)
-    def is_snoozed(self, obj: RiskFlag) -> bool:
-        return obj.is_open and obj.snoozed_until is not None and obj.snoozed_until > timezone.now()

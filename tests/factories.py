@@ -15,6 +15,21 @@ from feedback.models import Survey, SurveyInvitation, SurveyResponse
 from touchpoints.models import CheckupPlan, PlanStep, TouchPoint
 
 
+def _join_group(default: str | None) -> factory.PostGeneration:
+    """Post-generation hook adding the user to a role group (``role=`` overrides).
+
+    A subclass cannot override a post_generation hook with a plain value (factory_boy
+    would pass it to the model as a field), hence one hook per default.
+    """
+
+    def join(user, create, extracted, **kwargs):
+        name = extracted or default
+        if create and name:
+            user.groups.add(Group.objects.get(name=name))
+
+    return factory.PostGeneration(join)
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
@@ -27,18 +42,15 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     password = factory.django.Password("correct horse battery staple")
 
-    @factory.post_generation
-    def role(self, create, extracted, **kwargs):
-        if create and extracted:
-            self.groups.add(Group.objects.get(name=extracted))
+    role = _join_group(None)
 
 
 class RepFactory(UserFactory):
-    role = REPS
+    role = _join_group(REPS)
 
 
 class ManagerFactory(UserFactory):
-    role = MANAGERS
+    role = _join_group(MANAGERS)
 
 
 class CheckupPlanFactory(factory.django.DjangoModelFactory):

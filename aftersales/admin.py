@@ -1,0 +1,123 @@
+"""Back-office views of the email outbox, the dev mailbox and staff profiles.
+
+Outbox rows are written by services in the same transaction as the change
+that caused them, and their delivery bookkeeping (lease, attempts, sent or
+failed) belongs to the delivery job: staff can read it, fix an address or a
+subject of a pending mail, but not fake a delivery or add mail by hand.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+
+from .models import MailboxMessage, OutboxEmail, UserProfile
+
+
+class DeliveryFilter(admin.SimpleListFilter):
+    title = _("delivery")
+    parameter_name = "delivery"
+
+    def lookups(self, request, model_admin):
+        return [("pending", _("Pending")), ("sent", _("Sent")), ("failed", _("Failed"))]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "pending":
+            return queryset.pending()
+        if value == "sent":
+            return queryset.filter(sent_at__isnull=False)
+        if value == "failed":
+            return queryset.filter(failed_at__isnull=False)
+        return queryset
+
+
+@admin.register(OutboxEmail)
+class OutboxEmailAdmin(admin.ModelAdmin):
+    list_display = ["to", "subject", "kind", "status", "attempts", "sent_at", "failed_at", "error", "created_at"]
+    list_filter = [DeliveryFilter, "kind", "created_at"]
+    search_fields = ["to", "subject", "=message_id", "customer__name", "customer__email"]
+    autocomplete_fields = ["customer"]
+    readonly_fields = [
+        "message_id",
+        "send_after",
+        "leased_until",
+        "attempts",
+        "last_error",
+        "sent_at",
+        "failed_at",
+        "created_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["kind", "customer", "from_email", "to", "reply_to", "subject"]}),
+        (_("Content"), {"fields": ["body_text", "body_html", "headers"]}),
+        (
+            _("Delivery"),
+            {
+                "fields": [
+                    "message_id",
+                    "send_after",
+                    "leased_until",
+                    "attempts",
+                    "last_error",
+                    "sent_at",
+                    "failed_at",
+                    "created_at",
+                ]
+            },
+        ),
+    ]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description=_("status"))
+    def status(self, obj: OutboxEmail) -> str:
+        return obj.status
+
+    @admin.display(description=_("last error"))
+    def error(self, obj: OutboxEmail) -> str:
+        return Truncator(obj.last_error).chars(80)
+
+
+@admin.register(MailboxMessage)
+class MailboxMessageAdmin(admin.ModelAdmin):
+    """Read-only: these are copies of mail already "sent" by the dev backend."""
+
+    list_display = ["subject", "to", "from_email", "received_at", "open_link"]
+    search_fields = ["subject", "to", "=message_id"]
+    date_hierarchy = "received_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("dev mailbox"))
+    def open_link(self, obj: MailboxMessage) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("mailbox:detail", args=[obj.pk]), _("open"))
+
+
+class UserProfileInline(admin.StackedInline):
+    model = UserProfile
+    can_delete = False
+    max_num = 1
+    verbose_name_plural = _("profile")
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class AftersalesUserAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, UserProfileInline]
