@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from . import views
@@ -6,6 +7,12 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # The reset mail gets an HTML part too (readable in the dev mailbox); the rest is Django's.
+    path(
+        "accounts/password_reset/",
+        auth_views.PasswordResetView.as_view(html_email_template_name="registration/password_reset_email_html.html"),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("dev/mailbox/", include("aftersales.mailbox_urls")),
     path("customers/", include("customers.urls")),

@@ -1,4 +1,3 @@
-
-
+# The survey pages (public, token links) arrive with the surveys issue.
 app_name = "feedback"
 urlpatterns: list = []

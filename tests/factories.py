@@ -25,7 +25,8 @@ def _join_group(default: str | None) -> factory.PostGeneration:
     def join(user, create, extracted, **kwargs):
         name = extracted or default
         if create and name:
-            user.groups.add(Group.objects.get(name=name))
+            # get_or_create: transactional tests flush the groups the data migration made.
+            user.groups.add(Group.objects.get_or_create(name=name)[0])
 
     return factory.PostGeneration(join)
 
