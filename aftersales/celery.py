@@ -14,6 +14,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
-    # Re-queues outbox rows whose enqueue was lost or whose lease expired.
+    # Delivers outbox rows whose task was lost, whose retry is due or whose lease expired.
     "outbox-sweep": {"task": "aftersales.tasks.outbox_sweep_task", "schedule": 60.0},
 }

@@ -1,0 +1,225 @@
+"""The email outbox: every email is a row first, delivered afterwards.
+
+Writers call :func:`outbox_enqueue` inside the transaction that caused the
+mail, so the email exists exactly when the change does. Delivery happens
+outside that transaction, in a Celery task queued with ``on_commit`` and, as
+a safety net for lost tasks and failed attempts, in the periodic sweep.
+
+Races, and why they are harmless:
+
+* A row can be delivered by its task, by the sweep, or by both at once. Each
+  path first *claims* the row with one conditional UPDATE (pending, due, not
+  leased); the database lets exactly one claimant change it, and only that
+  one sends. The loser sees 0 rows updated and returns.
+* The claim is a lease, not a lock: a worker that dies mid-send leaves the
+  row pending with ``leased_until`` in the past once the lease runs out, and
+  the sweep sends it again later. That resend carries the same Message-ID,
+  so receivers can tell it is the same mail. The lease must therefore be
+  longer than any send can take (``OUTBOX_LEASE_SECONDS`` > EMAIL_TIMEOUT).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import OutboxEmail
+
+logger = logging.getLogger(__name__)
+
+# Retry n waits RETRY_BASE * 2**(n-1), capped: 1, 2, 4 … minutes, at most 6 h.
+RETRY_BASE = timedelta(minutes=1)
+RETRY_CAP = timedelta(hours=6)
+# Stop a sweep batch after this many failures in a row: the mail server is
+# probably down, and every further attempt would only burn an attempt and a
+# timeout. Unclaimed rows stay untouched for the next sweep.
+SWEEP_MAX_CONSECUTIVE_FAILURES = 3
+# Outcomes of one delivery attempt.
+SENT, SKIPPED, FAILED = "sent", "skipped", "failed"
+
+
+def outbox_enqueue(
+    *,
+    to: str,
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+    kind: str,
+    customer: Any = None,
+    headers: dict[str, str] | None = None,
+    from_email: str | None = None,
+    reply_to: str = "",
+    send_after: datetime | None = None,
+) -> OutboxEmail:
+    """Write an email to the outbox and queue its delivery once the caller's transaction commits.
+
+    If the transaction rolls back, the row disappears and nothing is queued.
+    Mail scheduled for later (``send_after`` in the future) is not queued at
+    all: the sweep picks it up when it is due, which avoids Celery ETA tasks
+    (held in worker memory, redelivered by Redis after the visibility timeout).
+    """
+    email = OutboxEmail.objects.create(
+        to=to,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        kind=kind,
+        customer=customer,
+        headers={str(key): str(value) for key, value in (headers or {}).items()},
+        from_email=from_email or "",
+        reply_to=reply_to,
+        send_after=send_after or timezone.now(),
+    )
+    if email.send_after <= timezone.now():
+        # robust=True: if the broker is down at commit time, the change that
+        # caused the mail must still succeed; the row is committed and the
+        # sweep delivers it later.
+        transaction.on_commit(lambda: _queue_delivery(email.pk), robust=True)
+    return email
+
+
+def _queue_delivery(email_id: int) -> None:
+    from .tasks import outbox_deliver_task  # tasks import this module
+
+    outbox_deliver_task.delay(email_id)
+
+
+def outbox_deliver(*, email_id: int, connection: BaseEmailBackend | None = None) -> bool:
+    """Claim one email, send it, record the outcome. True when this call sent it.
+
+    False when the row is not deliverable (already sent, failed, not yet due,
+    leased by another worker) or when sending failed (the error, the next
+    attempt time or the final failure is recorded on the row).
+    """
+    return _deliver(email_id, connection) == SENT
+
+
+def _deliver(email_id: int, connection: BaseEmailBackend | None) -> str:
+    now = timezone.now()
+    lease_until = now + timedelta(seconds=settings.AFTERSALES["OUTBOX_LEASE_SECONDS"])
+    # The claim: a single conditional UPDATE. Two workers racing on the same
+    # row both run it; the database serialises them and the second one's
+    # WHERE no longer matches (the lease is live), so it updates 0 rows.
+    claimed = (
+        OutboxEmail.objects.deliverable(at=now)
+        .filter(pk=email_id)
+        .update(leased_until=lease_until, attempts=F("attempts") + 1)
+    )
+    if claimed != 1:
+        return SKIPPED
+    email = OutboxEmail.objects.get(pk=email_id)
+    try:
+        sent = _build_message(email, connection).send(fail_silently=False)
+        if sent != 1:
+            raise RuntimeError("the email backend accepted no message")
+    except SoftTimeLimitExceeded:
+        # The task ran out of time mid-send: whether the mail left is
+        # unknown. Keep the lease, as a crash would; the sweep resends after
+        # it expires, with the same Message-ID.
+        raise
+    except Exception as exc:  # any failure of the mail stack is recorded and retried
+        _record_failure(email, exc, lease_until)
+        return FAILED
+    # Record the send even if our lease ran out meanwhile and another worker
+    # re-claimed (or gave up on) the row: the mail is gone, and a row marked
+    # sent is never claimed again.
+    OutboxEmail.objects.filter(pk=email_id, sent_at__isnull=True).update(
+        sent_at=timezone.now(), failed_at=None, leased_until=None, last_error=""
+    )
+    return SENT
+
+
+def _build_message(email: OutboxEmail, connection: BaseEmailBackend | None) -> EmailMultiAlternatives:
+    headers = {**email.headers, "Message-ID": email.message_id}
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=email.body_text,
+        from_email=email.from_email or settings.DEFAULT_FROM_EMAIL,
+        to=[email.to],
+        reply_to=[email.reply_to] if email.reply_to else None,
+        headers=headers,
+        connection=connection,
+    )
+    if email.body_html:
+        message.attach_alternative(email.body_html, "text/html")
+    return message
+
+
+def _record_failure(email: OutboxEmail, exc: Exception, lease_until: datetime) -> None:
+    """Schedule the next attempt with exponential backoff, or give up after the last one."""
+    now = timezone.now()
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    changes: dict[str, Any] = {"leased_until": None, "last_error": error}
+    if email.attempts >= settings.AFTERSALES["OUTBOX_MAX_ATTEMPTS"]:
+        changes["failed_at"] = now
+        logger.error("outbox: giving up on email %s after %s attempts: %s", email.pk, email.attempts, error)
+    else:
+        changes["send_after"] = now + min(RETRY_BASE * 2 ** (email.attempts - 1), RETRY_CAP)
+        logger.warning("outbox: email %s attempt %s failed: %s", email.pk, email.attempts, error)
+    # Only while our claim still holds: if the lease expired and another
+    # worker re-claimed the row, its outcome wins over our stale one.
+    OutboxEmail.objects.filter(pk=email.pk, leased_until=lease_until, sent_at__isnull=True).update(**changes)
+
+
+def outbox_sweep(*, batch_size: int = 500) -> int:
+    """Deliver up to ``batch_size`` due emails through one mail connection; return how many were sent.
+
+    Catches what the per-email tasks missed: tasks lost with a broker,
+    retries whose backoff has passed, rows whose worker died mid-lease, and
+    mail scheduled for later. It delivers in-process rather than queueing a
+    task per row, so one SMTP connection serves the whole batch and the
+    management command works without any worker running.
+
+    The id list is read without locks, so some rows may be claimed by a task
+    before we reach them; ``outbox_deliver`` then fails to claim and skips
+    them. Overlapping sweeps are safe for the same reason.
+    """
+    ids = list(
+        OutboxEmail.objects.deliverable()  # served by the partial index outbox_pending_idx
+        .order_by("send_after", "pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    if not ids:
+        return 0
+    sent = failures = 0
+    connection = get_connection()
+    # Open once, so the backend keeps the connection across the batch instead
+    # of opening and closing one per message.
+    if not _open(connection):
+        connection.close()
+        return 0
+    try:
+        for email_id in ids:
+            result = _deliver(email_id, connection)
+            if result == SENT:
+                sent += 1
+                failures = 0
+            elif result == FAILED:
+                # The connection may be broken: start the next email on a
+                # fresh one, or stop when the server keeps failing.
+                failures += 1
+                connection.close()
+                if failures >= SWEEP_MAX_CONSECUTIVE_FAILURES or not _open(connection):
+                    logger.warning("outbox: sweep stopped after %s failed emails", failures)
+                    break
+    finally:
+        connection.close()
+    return sent
+
+
+def _open(connection: BaseEmailBackend) -> bool:
+    try:
+        connection.open()
+    except Exception as exc:  # e.g. SMTP server down: nothing was claimed, the next sweep retries
+        logger.warning("outbox: cannot open a mail connection: %s", exc)
+        return False
+    return True
