@@ -6,6 +6,8 @@ mail stack as usual (headers, MIME, Message-ID) and is stored instead of sent.
 
 from __future__ import annotations
 
+from email.header import decode_header, make_header
+
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import EmailMessage
 
@@ -31,7 +33,8 @@ class DevMailboxBackend(BaseEmailBackend):
                 message_id=mime.get("Message-ID", ""),
                 from_email=str(mime.get("From", message.from_email)),
                 to=", ".join(message.recipients()),
-                subject=str(mime.get("Subject", message.subject)),
+                # Decoded: a non-ASCII subject travels as =?utf-8?...?= but is read as text.
+                subject=str(make_header(decode_header(str(mime.get("Subject", message.subject))))),
                 body_text=text,
                 body_html=html,
                 headers={key: str(value) for key, value in mime.items()},

@@ -1,0 +1,226 @@
+"""Turning a check-up plan into touch points, and editing the plans themselves.
+
+A purchase is recorded; its plan (the purchase's own or the product's default)
+says "a call on day 3, a visit on day 30"; here those become TouchPoint rows
+due at 10:00 on that day in the customer's time zone, assigned to the
+customer's owner. A renewal date adds renewal check-ups ahead of it. The
+calendar arithmetic lives in :mod:`touchpoints.scheduling` (pure, no database);
+this module only decides which check-ups to create and writes them.
+
+Managers edit plans in the app (plan_views.py); :func:`checkup_plan_save`
+writes a plan and its ordered steps in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customers.models import Product
+
+from . import scheduling
+from .models import Channel, CheckupPlan, Kind, PlanStep, TouchPoint
+
+# Renewal check-ups are phone calls: the customer decides whether to renew.
+RENEWAL_CHANNEL = Channel.CALL
+
+
+@dataclass(frozen=True)
+class PlannedCheckup:
+    """One check-up a plan asks for, before it becomes a row."""
+
+    kind: str
+    day: dt.date
+    step: PlanStep | None = None
+    renewal_offset: int | None = None
+
+
+def local_today(tz_name: str, now: dt.datetime | None = None) -> dt.date:
+    """Today's date where the customer lives (their day may not be ours)."""
+    return (now or timezone.now()).astimezone(zoneinfo.ZoneInfo(tz_name)).date()
+
+
+def renewal_offsets(plan: CheckupPlan | None) -> tuple[int, ...]:
+    """The plan's renewal offsets; without a plan, or with none set, DESIGN's 60 and 14 days."""
+    if plan is not None and plan.renewal_offsets_days:
+        return tuple(int(days) for days in plan.renewal_offsets_days)
+    return scheduling.DEFAULT_RENEWAL_OFFSETS
+
+
+def planned_checkups(
+    *,
+    steps: Sequence[PlanStep],
+    start: dt.date,
+    renewal: dt.date | None,
+    offsets: Sequence[int],
+    skip_weekends: bool,
+    today: dt.date,
+) -> list[PlannedCheckup]:
+    """The check-ups to create, without touching the database.
+
+    A check-up whose day has already passed (in the customer's time zone) is
+    left out: a purchase recorded late, or imported from last year, must not
+    bury the rep under overdue work nobody can do any more. A check-up due
+    today is kept: it is still today's job.
+    """
+    checkups = [
+        PlannedCheckup(Kind.PLANNED, scheduling.step_day(start, step.offset_days, skip_weekends=skip_weekends), step)
+        for step in steps
+    ]
+    if renewal is not None:
+        checkups += [
+            PlannedCheckup(Kind.RENEWAL, day, renewal_offset=offset)
+            for offset, day in scheduling.renewal_days(renewal, offsets, skip_weekends=skip_weekends)
+        ]
+    return [checkup for checkup in checkups if checkup.day >= today]
+
+
+def purchase_plan(purchase) -> CheckupPlan | None:
+    """The plan a purchase follows: its own, else its product's default; an inactive plan schedules nothing."""
+    plan = purchase.plan or purchase.product.default_plan
+    return plan if plan is not None and plan.active else None
+
+
+def touchpoints_schedule(*, purchase, created_by=None) -> list[TouchPoint]:
+    """Create the purchase's plan and renewal check-ups; return them, soonest first.
+
+    Called by ``purchase_record`` inside its transaction, once per new
+    purchase (its idempotency guard makes sure of that); the unique
+    constraint on (purchase, plan_step) stops a second run from doubling
+    the plan's check-ups even so.
+    """
+    customer = purchase.customer
+    plan = purchase_plan(purchase)
+    steps = list(plan.steps.order_by("position")) if plan else []
+    checkups = planned_checkups(
+        steps=steps,
+        start=purchase.plan_start,
+        renewal=purchase.renewal_date,
+        offsets=renewal_offsets(plan),
+        # Without a plan the renewal calls still avoid weekends, like the model's default.
+        skip_weekends=plan.skip_weekends if plan else True,
+        today=local_today(customer.timezone),
+    )
+    rows = [_touchpoint(purchase, checkup, created_by) for checkup in checkups]
+    rows.sort(key=lambda row: row.due_at)
+    return TouchPoint.objects.bulk_create(rows)
+
+
+def _touchpoint(purchase, checkup: PlannedCheckup, created_by) -> TouchPoint:
+    customer = purchase.customer
+    fields = {
+        "customer": customer,
+        "purchase": purchase,
+        "assignee_id": customer.owner_id,
+        "kind": checkup.kind,
+        "due_at": scheduling.due_at(checkup.day, customer.timezone),
+        "created_by": created_by,
+    }
+    if checkup.step is not None:
+        step = checkup.step
+        # Copied, not referenced: editing the plan later must not rewrite history.
+        fields |= {
+            "plan_step": step,
+            "channel": step.channel,
+            "objective": step.objective,
+            "survey_follows": step.survey_follows,
+        }
+    else:
+        # Shown to the rep; the customer's email phrases renewals in their own language.
+        fields |= {
+            "channel": RENEWAL_CHANNEL,
+            "objective": (
+                f"Renewal on {purchase.renewal_date:%d %b %Y} ({checkup.renewal_offset} days ahead): "
+                f"how is {purchase.product.name} working for them, and do they mean to renew?"
+            ),
+        }
+    return TouchPoint(**fields)
+
+
+# --- Editing plans -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepData:
+    """One step as the manager left it; ``step_id`` is None for a new step."""
+
+    offset_days: int
+    channel: str
+    objective: str
+    survey_follows: bool = False
+    step_id: int | None = None
+
+
+@transaction.atomic
+def checkup_plan_save(
+    *,
+    plan: CheckupPlan | None,
+    name: str,
+    description: str = "",
+    skip_weekends: bool = True,
+    renewal_offsets_days: Sequence[int] = (),
+    active: bool = True,
+    steps: Sequence[StepData],
+    products: Sequence[Product] | None = None,
+) -> CheckupPlan:
+    """Create or update a plan with its steps in this order, all or nothing.
+
+    Steps keep their identity (touch points point at the step that made
+    them); steps left out are deleted, the rest renumbered 1…n. ``products``,
+    when given, is the full set of products whose default plan this is.
+    """
+    # Two managers saving the same plan at once: the second waits for the row
+    # lock, then renumbers from what the first one left instead of colliding.
+    plan = CheckupPlan() if plan is None else CheckupPlan.objects.select_for_update().get(pk=plan.pk)
+    plan.name = name
+    plan.description = description
+    plan.skip_weekends = skip_weekends
+    plan.renewal_offsets_days = sorted({int(days) for days in renewal_offsets_days}, reverse=True)
+    plan.active = active
+    plan.full_clean()
+    plan.save()
+    _save_steps(plan, steps)
+    if products is not None:
+        chosen = [product.pk for product in products]
+        Product.objects.filter(default_plan=plan).exclude(pk__in=chosen).update(default_plan=None)
+        Product.objects.filter(pk__in=chosen).update(default_plan=plan)
+    return plan
+
+
+def _save_steps(plan: CheckupPlan, steps: Sequence[StepData]) -> None:
+    existing = {step.pk: step for step in plan.steps.all()}
+    kept_ids = [data.step_id for data in steps if data.step_id is not None]
+    unknown = set(kept_ids) - existing.keys()
+    if unknown or len(kept_ids) != len(set(kept_ids)):
+        # A tampered or stale form: never touch another plan's steps.
+        raise ValidationError(_("The steps changed while you were editing; reload the page and try again."))
+    plan.steps.exclude(pk__in=kept_ids).delete()
+
+    # (plan, position) is unique and checked row by row, so renumbering in
+    # place could collide; park the kept steps above every position in use first.
+    parked_from = max(plan.steps.aggregate(top=Max("position"))["top"] or 0, len(steps)) + 1
+    kept = [existing[step_id] for step_id in kept_ids]
+    for offset, step in enumerate(kept):
+        step.position = parked_from + offset
+    PlanStep.objects.bulk_update(kept, ["position"])
+
+    updated, created = [], []
+    for position, data in enumerate(steps, start=1):
+        step = existing[data.step_id] if data.step_id is not None else PlanStep(plan=plan)
+        step.position = position
+        step.offset_days = data.offset_days
+        step.channel = data.channel
+        step.objective = data.objective
+        step.survey_follows = data.survey_follows
+        step.full_clean(exclude=["plan", "position"], validate_unique=False, validate_constraints=False)
+        (updated if step.pk else created).append(step)
+    PlanStep.objects.bulk_update(updated, ["position", "offset_days", "channel", "objective", "survey_follows"])
+    PlanStep.objects.bulk_create(created)
