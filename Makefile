@@ -10,7 +10,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format check-migrations install install-dev browser clean-var
+.PHONY: help run test lint format install install-dev browser messages clean-var
 
 help:
 	@echo "make run    set up and serve Aftersales with demo data on http://$(HOST):$(PORT)"
@@ -45,10 +45,18 @@ browser:
 		fi; \
 	fi
 
+# Compiled translations (.mo) are built, not committed; msgfmt comes from gettext.
+messages: install
+	@if ! command -v msgfmt >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing gettext (msgfmt) to compile the translations..."; \
+		(apt-get install -y -qq gettext >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null && apt-get install -y -qq gettext >/dev/null)); \
+	fi
+	$(PY) manage.py compilemessages --ignore=.venv -v 0
+
 run: export DEBUG ?= true
-run: install
+run: install messages
 	$(PY) manage.py migrate --noinput
-	@if [ -d locale ]; then $(PY) manage.py compilemessages --ignore=.venv -v 0; fi
 	$(PY) manage.py seed_demo --if-empty
 	@echo ""
 	@echo "  Aftersales is starting on http://$(HOST):$(PORT)/"
@@ -61,8 +69,7 @@ run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) WEB_PORT=$(PORT) $(BIN)/honcho start -f Procfile
 
 test: export SECRET_KEY ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
-test: install-dev browser
-	@if [ -d locale ]; then $(PY) manage.py compilemessages --ignore=.venv -v 0; fi
+test: install-dev browser messages
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: export SECRET_KEY ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
