@@ -89,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "aftersales.context_processors.roles",
+                "aftersales.context_processors.my_day_counts",
             ],
         },
     },

@@ -13,7 +13,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.views.defaults import server_error
 
-from aftersales.models import UserProfile
 from tests.factories import (
     CustomerFactory,
     PurchaseFactory,
@@ -32,106 +31,10 @@ def frozen_now():
         yield NOW
 
 
-# --- My day ---------------------------------------------------------------------
-
-
-def test_my_day_sorts_the_reps_checkups_into_overdue_today_and_next_days(alice_client, alice, frozen_now):
-    customer = CustomerFactory(owner=alice, name="Nadia Ortega")
-    TouchPointFactory(customer=customer, objective="Three days late", due_at=NOW - dt.timedelta(days=3))
-    TouchPointFactory(customer=customer, objective="This afternoon", due_at=NOW + dt.timedelta(hours=5))
-    TouchPointFactory(customer=customer, objective="On Monday", due_at=NOW + dt.timedelta(days=5))
-    TouchPointFactory(customer=customer, objective="Next month", due_at=NOW + dt.timedelta(days=30))
-    TouchPointFactory(
-        customer=customer,
-        objective="Already done",
-        due_at=NOW - dt.timedelta(days=1),
-        status=Status.DONE,
-        completed_at=NOW,
-    )
-
-    response = alice_client.get(reverse("my_day"))
-
-    assert response.status_code == 200
-    assert [tp.objective for tp in response.context["overdue"]] == ["Three days late"]
-    assert [tp.objective for tp in response.context["due_today"]] == ["This afternoon"]
-    assert [tp.objective for tp in response.context["upcoming"]] == ["On Monday"]
-    content = response.content.decode()
-    assert "3 days overdue" in content
-    assert "Nadia Ortega" in content
-    assert "Next month" not in content and "Already done" not in content
-    assert "Logging a check-up" in content and "rep-workflow issue" in content
-
-
-def test_my_day_shows_only_the_reps_own_touchpoints(alice_client, alice, bob, frozen_now):
-    TouchPointFactory(customer=CustomerFactory(owner=alice), objective="Alice's call")
-    TouchPointFactory(customer=CustomerFactory(owner=bob, name="Bob's Customer"), objective="Bob's call")
-
-    content = alice_client.get(reverse("my_day")).content.decode()
-
-    assert "Alice&#x27;s call" in content
-    assert "Bob&#x27;s call" not in content
-    assert "Bob&#x27;s Customer" not in content
-
-
-def test_my_day_uses_the_reps_time_zone_for_today(alice_client, alice):
-    """At 23:30 UTC it is already tomorrow in Tokyo: a check-up at 01:00 UTC is 'today' there."""
-    UserProfile.objects.create(user=alice, timezone="Asia/Tokyo")
-    late_evening = dt.datetime(2025, 3, 12, 23, 30, tzinfo=dt.UTC)
-    TouchPointFactory(customer=CustomerFactory(owner=alice), objective="Early call", due_at=late_evening)
-
-    with time_machine.travel(late_evening - dt.timedelta(hours=1), tick=False):
-        response = alice_client.get(reverse("my_day"))
-
-    assert [tp.objective for tp in response.context["due_today"]] == ["Early call"]
-    assert "Asia/Tokyo" in response.content.decode()
-
-
-def test_my_day_lists_the_reps_customers_with_open_flags(alice_client, alice, bob, frozen_now):
-    flagged = CustomerFactory(owner=alice, name="Quiet Quentin")
-    RiskFlagFactory(customer=flagged, reason="gone_quiet")
-    RiskFlagFactory(customer=CustomerFactory(owner=alice, name="Resolved Rita"), resolved_at=NOW)
-    RiskFlagFactory(customer=CustomerFactory(owner=bob, name="Bob's Flagged"))
-
-    response = alice_client.get(reverse("my_day"))
-
-    assert [c.name for c in response.context["at_risk"]] == ["Quiet Quentin"]
-    content = response.content.decode()
-    assert "Gone quiet" in content
-    assert "Resolved Rita" not in content and "Bob&#x27;s Flagged" not in content
-
-
-def test_my_day_escapes_customer_text(alice_client, alice, frozen_now):
-    TouchPointFactory(customer=CustomerFactory(owner=alice, name="<script>alert(1)</script>"), objective="<b>x</b>")
-
-    content = alice_client.get(reverse("my_day")).content.decode()
-
-    assert "<script>alert(1)</script>" not in content
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content
-    assert "&lt;b&gt;x&lt;/b&gt;" in content
-
-
 def _queries(client, url: str) -> list[str]:
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200
     return [q["sql"] for q in queries.captured_queries]
-
-
-def _add_my_day_rows(rep, count: int) -> None:
-    for n in range(count):
-        customer = CustomerFactory(owner=rep)
-        RiskFlagFactory(customer=customer)
-        TouchPointFactory(customer=customer, due_at=NOW - dt.timedelta(days=2, minutes=n))
-        TouchPointFactory(customer=customer, due_at=NOW + dt.timedelta(minutes=n))
-        TouchPointFactory(customer=customer, due_at=NOW + dt.timedelta(days=2, minutes=n))
-
-
-def test_my_day_query_count_does_not_grow_with_rows(alice_client, alice, frozen_now):
-    _add_my_day_rows(alice, 3)
-    small = _queries(alice_client, reverse("my_day"))
-    _add_my_day_rows(alice, 27)
-    large = _queries(alice_client, reverse("my_day"))
-
-    assert len(large) == len(small), "\n".join(large)
 
 
 # --- Dashboard ------------------------------------------------------------------

@@ -99,6 +99,14 @@ class TouchPointQuerySet(models.QuerySet):
     def assigned_to(self, user) -> TouchPointQuerySet:
         return self.filter(assignee=user)
 
+    def owned_by(self, user) -> TouchPointQuerySet:
+        """Row scoping like Customer.objects.owned_by: managers all, reps their customers' and their own."""
+        from aftersales.roles import is_manager
+
+        if is_manager(user):
+            return self
+        return self.filter(Q(customer__owner=user) | Q(assignee=user))
+
 
 class TouchPoint(models.Model):
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="touchpoints")

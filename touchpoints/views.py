@@ -2,12 +2,11 @@
 
 Both pages run a fixed number of queries whatever the data size: every list is
 sliced, related rows come with ``select_related``/``prefetch_related`` and the
-counts are aggregated in SQL.
+counts are aggregated in SQL. Logging from My day is in log_views.py.
 """
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,66 +17,57 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from aftersales.models import UserProfile
 from aftersales.roles import is_manager
 from customers.models import Customer, FlagReason, RiskFlag
 from feedback.models import SurveyResponse
 
 from .models import TouchPoint
+from .selectors import Day, bounded, user_timezone, with_days_overdue
 
 # Each My day list shows at most this many rows; one more is fetched to know
 # whether to say "there are more".
 MY_DAY_LIMIT = 50
 UPCOMING_DAYS = 7
+FRESH_ANSWERS_DAYS = 7
 NPS_WINDOW_DAYS = 90
-
-
-def _user_timezone(user) -> zoneinfo.ZoneInfo:
-    """Today is the rep's day: in the time zone of their profile when they have one."""
-    name = UserProfile.objects.filter(user=user).values_list("timezone", flat=True).first()
-    try:
-        return zoneinfo.ZoneInfo(name) if name else timezone.get_current_timezone()
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return timezone.get_current_timezone()
-
-
-def _bounded(queryset) -> tuple[list, bool]:
-    rows = list(queryset[: MY_DAY_LIMIT + 1])
-    return rows[:MY_DAY_LIMIT], len(rows) > MY_DAY_LIMIT
 
 
 @login_required
 def my_day(request: HttpRequest) -> HttpResponse:
-    """Check-ups due today, overdue and coming up, and the rep's customers at risk."""
+    """Check-ups overdue, due today and coming up, the rep's customers at risk and their fresh survey answers."""
     user = request.user
-    tz = _user_timezone(user)
+    tz = user_timezone(request, fresh=True)
     now = timezone.now()
-    today = now.astimezone(tz).date()
-    start_of_today = datetime.combine(today, datetime.min.time(), tzinfo=tz)
-    start_of_tomorrow = start_of_today + timedelta(days=1)
+    today = Day.of(now, tz)
+    upcoming_end = today.end + timedelta(days=UPCOMING_DAYS)
 
+    # Served by touchpoint_myday_idx (assignee, status, due_at), each a bounded range.
     scheduled = TouchPoint.objects.assigned_to(user).scheduled().select_related("customer").order_by("due_at", "pk")
-    overdue, overdue_more = _bounded(scheduled.filter(due_at__lt=start_of_today))
-    for touchpoint in overdue:
-        touchpoint.days_overdue = (today - touchpoint.due_at.astimezone(tz).date()).days
-    due_today, due_today_more = _bounded(scheduled.filter(due_at__gte=start_of_today, due_at__lt=start_of_tomorrow))
-    upcoming, upcoming_more = _bounded(
-        scheduled.filter(due_at__gte=start_of_tomorrow, due_at__lt=start_of_tomorrow + timedelta(days=UPCOMING_DAYS))
-    )
+    overdue, overdue_more = bounded(scheduled.filter(due_at__lt=today.start), MY_DAY_LIMIT)
+    with_days_overdue(overdue, today)
+    due_today, due_today_more = bounded(scheduled.filter(due_at__gte=today.start, due_at__lt=today.end), MY_DAY_LIMIT)
+    upcoming, upcoming_more = bounded(scheduled.filter(due_at__gte=today.end, due_at__lt=upcoming_end), MY_DAY_LIMIT)
 
     # Snoozed flags stay off My day until the snooze ends.
     visible_flags = RiskFlag.objects.visible(now)
-    at_risk, at_risk_more = _bounded(
+    at_risk, at_risk_more = bounded(
         Customer.objects.filter(owner=user)
         .filter(Exists(visible_flags.filter(customer=OuterRef("pk"))))
         .prefetch_related(Prefetch("flags", queryset=visible_flags.order_by("-raised_at"), to_attr="open_flags"))
-        .order_by("name", "pk")
+        .order_by("name", "pk"),
+        MY_DAY_LIMIT,
+    )
+    answers, answers_more = bounded(
+        SurveyResponse.objects.filter(customer__owner=user, submitted_at__gte=now - timedelta(days=FRESH_ANSWERS_DAYS))
+        .select_related("customer")
+        .order_by("-submitted_at", "-pk"),
+        MY_DAY_LIMIT,
     )
     return render(
         request,
         "touchpoints/my_day.html",
         {
-            "today": today,
+            "today": today.date,
             "user_tz": tz,
             "overdue": overdue,
             "overdue_more": overdue_more,
@@ -88,6 +78,9 @@ def my_day(request: HttpRequest) -> HttpResponse:
             "upcoming_days": UPCOMING_DAYS,
             "at_risk": at_risk,
             "at_risk_more": at_risk_more,
+            "answers": answers,
+            "answers_more": answers_more,
+            "answers_days": FRESH_ANSWERS_DAYS,
             "limit": MY_DAY_LIMIT,
         },
     )

@@ -1,0 +1,102 @@
+"""Forms of the logging flow. They only parse the request: the rules (a date in
+the past, a temperature of 9, notes too long) live in touchpoints.services,
+whose ValidationError the view puts back next to the fields named here."""
+
+from __future__ import annotations
+
+from crispy_bootstrap5.bootstrap5 import Switch
+from crispy_forms.bootstrap import InlineRadios
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Layout, Row
+from django import forms
+
+from customers.models import Customer
+
+from .models import Channel, Outcome
+from .planning import local_today
+from .services import CHECKUP_OUTCOMES
+
+TEMPERATURE_CHOICES = [(1, "1 · cold"), (2, "2 · cool"), (3, "3 · neutral"), (4, "4 · warm"), (5, "5 · enthusiastic")]
+
+
+def _date_input(customer: Customer) -> forms.DateInput:
+    """A date picker that starts at the customer's today (the server checks again)."""
+    return forms.DateInput(attrs={"type": "date", "min": local_today(customer.timezone).isoformat()}, format="%Y-%m-%d")
+
+
+def _set_layout(form: forms.Form, *fields, focus: str) -> None:
+    """Crispy renders the fields (errors next to each); the templates write the <form>, htmx or plain."""
+    form.helper = FormHelper()
+    form.helper.form_tag = False
+    form.helper.disable_csrf = True  # the templates add the token inside their own <form>
+    form.helper.layout = Layout(*fields)
+    # Opened inline, the form takes the focus, so a keyboard user continues right there.
+    form.fields[focus].widget.attrs["autofocus"] = True
+
+
+class CheckupForm(forms.Form):
+    """Log a scheduled check-up."""
+
+    outcome = forms.CharField(
+        required=False,
+        label="What happened",
+        widget=forms.RadioSelect(choices=[(o, o.label) for o in CHECKUP_OUTCOMES]),
+    )
+    temperature = forms.IntegerField(
+        required=False,
+        label="Customer's temperature",
+        help_text="How the customer feels about us, from 1 (cold) to 5 (enthusiastic).",
+        widget=forms.RadioSelect(choices=TEMPERATURE_CHOICES),
+    )
+    notes = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+    next_step = forms.CharField(
+        required=False, label="Next step", help_text="Creates the next touch point for the customer's rep."
+    )
+    next_step_due = forms.DateField(required=False, label="On")
+    problem_reported = forms.BooleanField(
+        required=False,
+        label="Problem reported",
+        help_text="Opens a follow-up due within one business day and flags the customer.",
+    )
+
+    def __init__(self, *args, customer: Customer, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["next_step_due"].widget = _date_input(customer)
+        _set_layout(self, *self.layout_fields(), focus=self.layout_fields()[0].fields[0])
+
+    def layout_fields(self) -> list:
+        return [
+            InlineRadios("outcome"),
+            InlineRadios("temperature"),
+            "notes",
+            Row(Column("next_step", css_class="col-sm-8"), Column("next_step_due", css_class="col-sm-4")),
+            Switch("problem_reported"),
+        ]
+
+
+class ContactForm(CheckupForm):
+    """Log a contact nobody scheduled: an inbound call, an email, a visit."""
+
+    channel = forms.CharField(required=False, label="How", widget=forms.RadioSelect(choices=Channel.choices))
+    outcome = forms.CharField(required=False, label="What happened", widget=forms.RadioSelect(choices=Outcome.choices))
+
+    def layout_fields(self) -> list:
+        return [InlineRadios("channel"), *super().layout_fields()]
+
+
+class RescheduleForm(forms.Form):
+    due_date = forms.DateField(required=False, label="New date")
+    reason = forms.CharField(required=False, label="Why")
+
+    def __init__(self, *args, customer: Customer, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["due_date"].widget = _date_input(customer)
+        _set_layout(self, "due_date", "reason", focus="due_date")
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(required=False, label="Why")
+
+    def __init__(self, *args, customer: Customer, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _set_layout(self, "reason", focus="reason")

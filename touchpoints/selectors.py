@@ -1,0 +1,109 @@
+"""Reads of a rep's day: which day it is for them, and what is due in it.
+
+Each function runs a fixed number of queries whatever the row counts: lists
+are sliced in SQL (one row more than shown, to say "there are more"), related
+rows come with ``select_related`` and counts are aggregated in SQL.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from aftersales.models import UserProfile
+
+from .models import TouchPoint
+
+# The rep's time zone is kept in the session: every page shows the navigation
+# counts, and knowing which day it is must not cost a query on each of them.
+# It is stored at sign-in and refreshed whenever My day is opened (the page
+# reps land on), so a changed profile time zone shows there at once.
+SESSION_TZ_KEY = "aftersales_tz"
+
+
+def _profile_timezone(user) -> str:
+    return UserProfile.objects.filter(user=user).values_list("timezone", flat=True).first() or ""
+
+
+def remember_timezone(sender, request, user, **kwargs) -> None:
+    """``user_logged_in`` receiver (connected in apps.py): the session starts with the user's time zone."""
+    if request is not None and hasattr(request, "session"):
+        request.session[SESSION_TZ_KEY] = _profile_timezone(user)
+
+
+def user_timezone(request, *, fresh: bool = False) -> zoneinfo.ZoneInfo:
+    """Today is the rep's day: in the time zone of their profile, else the site's.
+
+    ``fresh`` reads the profile (one query) instead of trusting the session.
+    """
+    name = None if fresh else request.session.get(SESSION_TZ_KEY)
+    if name is None:
+        name = _profile_timezone(request.user)
+        if request.session.get(SESSION_TZ_KEY) != name:
+            request.session[SESSION_TZ_KEY] = name
+    try:
+        return zoneinfo.ZoneInfo(name) if name else timezone.get_current_timezone()
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return timezone.get_current_timezone()
+
+
+@dataclass(frozen=True)
+class Day:
+    """A calendar day on a rep's clock, and its bounds as aware datetimes."""
+
+    date: object
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, moment: datetime, tz: zoneinfo.ZoneInfo) -> Day:
+        date = moment.astimezone(tz).date()
+        start = datetime.combine(date, time.min, tzinfo=tz)
+        return cls(date=date, start=start, end=datetime.combine(date + timedelta(days=1), time.min, tzinfo=tz))
+
+    def days_before(self, moment: datetime) -> int:
+        """How many calendar days ``moment`` (in this day's zone) lies before this day."""
+        return (self.date - moment.astimezone(self.start.tzinfo).date()).days
+
+
+def with_days_overdue(touchpoints: list[TouchPoint], day: Day) -> list[TouchPoint]:
+    """Set ``days_overdue`` (0 for today and later) on each touch point, for the overdue badge."""
+    for touchpoint in touchpoints:
+        touchpoint.days_overdue = max(day.days_before(touchpoint.due_at), 0)
+    return touchpoints
+
+
+@dataclass(frozen=True)
+class DueCounts:
+    overdue: int
+    today: int
+
+    @property
+    def total(self) -> int:
+        return self.overdue + self.today
+
+
+def due_counts(user, day: Day) -> DueCounts:
+    """The navigation badge: scheduled check-ups of ``user`` due before tomorrow, in one query.
+
+    An index range scan on touchpoint_myday_idx (assignee, status, due_at).
+    """
+    counts = (
+        TouchPoint.objects.assigned_to(user)
+        .scheduled()
+        .filter(due_at__lt=day.end)
+        .aggregate(
+            overdue=Count("pk", filter=Q(due_at__lt=day.start)), today=Count("pk", filter=Q(due_at__gte=day.start))
+        )
+    )
+    return DueCounts(overdue=counts["overdue"], today=counts["today"])
+
+
+def bounded(queryset: QuerySet, limit: int) -> tuple[list, bool]:
+    """At most ``limit`` rows, and whether there were more."""
+    rows = list(queryset[: limit + 1])
+    return rows[:limit], len(rows) > limit
