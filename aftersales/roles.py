@@ -1,9 +1,33 @@
-"""Who is a manager, who is a rep: the two groups created by migration."""
+"""Who is a manager, who is a rep: the two groups and what each may do.
+
+The groups are created by the data migration ``aftersales.0003_roles`` and
+kept in step after every ``migrate`` (and every test-database flush) by
+:func:`roles_sync`, connected to ``post_migrate``.
+"""
 
 from __future__ import annotations
 
 MANAGERS = "Managers"
 REPS = "Reps"
+
+# Model permissions per role. Row scoping (a rep sees only their own
+# customers) is enforced by the QuerySets the views use.
+MANAGER_MODELS = {
+    "customers": ["customer", "product", "purchase", "riskflag"],
+    "touchpoints": ["checkupplan", "planstep", "touchpoint"],
+    "feedback": ["survey", "surveyinvitation", "surveyresponse"],
+    "aftersales": ["outboxemail"],
+}
+REP_PERMISSIONS = {
+    "customers": {
+        "customer": ["view", "change"],
+        "purchase": ["view", "add"],
+        "product": ["view"],
+        "riskflag": ["view", "change"],
+    },
+    "touchpoints": {"checkupplan": ["view"], "planstep": ["view"], "touchpoint": ["view", "add", "change"]},
+    "feedback": {"surveyresponse": ["view"], "surveyinvitation": ["view"]},
+}
 
 
 def _group_names(user) -> frozenset[str]:
@@ -22,3 +46,39 @@ def is_manager(user) -> bool:
 
 def is_rep(user) -> bool:
     return REPS in _group_names(user)
+
+
+def roles_sync(apps=None, **kwargs) -> None:
+    """Create the role groups if missing and give them their permissions (idempotent).
+
+    Works with the historical app registry of a migration (``apps``) or the
+    live one (as a ``post_migrate`` receiver, where ``apps`` is also passed).
+    """
+    from django.apps import apps as live_apps
+    from django.contrib.auth.management import create_permissions
+
+    registry = apps or live_apps
+    for app_label in ("auth", "aftersales", "customers", "touchpoints", "feedback"):
+        try:
+            app_config = registry.get_app_config(app_label)
+        except LookupError:
+            return  # an app of ours is not migrated yet: the next post_migrate will do it
+        # create_permissions skips app configs without a models module (migration stubs have none).
+        app_config.models_module = getattr(app_config, "models_module", None) or True
+        create_permissions(app_config, apps=registry, verbosity=0)
+    Group = registry.get_model("auth", "Group")
+    Permission = registry.get_model("auth", "Permission")
+
+    managers, _ = Group.objects.get_or_create(name=MANAGERS)
+    perms = []
+    for app_label, models in MANAGER_MODELS.items():
+        perms += Permission.objects.filter(content_type__app_label=app_label, content_type__model__in=models)
+    managers.permissions.set(perms)
+
+    reps, _ = Group.objects.get_or_create(name=REPS)
+    perms = []
+    for app_label, models in REP_PERMISSIONS.items():
+        for model, actions in models.items():
+            codenames = [f"{action}_{model}" for action in actions]
+            perms += Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+    reps.permissions.set(perms)
