@@ -2,55 +2,155 @@
 
 from __future__ import annotations
 
+from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_safe
 
 from aftersales.roles import is_manager
 
-from .models import Customer
+from .models import Customer, HealthBand, Product
+from .selectors import (
+    DEFAULT_SORT,
+    SORT_LABELS,
+    CustomerFilters,
+    customer_page,
+    customer_search,
+    customer_timeline,
+    customer_upcoming,
+    health_moves,
+    sort_choices,
+)
 
 PAGE_SIZE = 25
-# Lists on the customer page are bounded: a customer with years of history
-# must not turn one page view into thousands of rows.
+# Above this many matches the list says "more than 10,000" instead of counting
+# them all: an exact COUNT(*) of a broad search is the slowest part of a page.
+COUNT_CAP = 10_000
+# The customer page is bounded: years of history must not turn one page view
+# into thousands of rows.
+TIMELINE_LIMIT = 100
 DETAIL_LIMIT = 50
 
 
-@login_required
-def customer_list(request: HttpRequest) -> HttpResponse:
-    """Reps see their own customers, managers everyone; ``?q=`` searches name, company and email."""
-    query = request.GET.get("q", "").strip()[:100]
-    customers = (
-        Customer.objects.owned_by(request.user)
-        .select_related("owner")
-        .annotate(open_flag_count=Count("flags", filter=Q(flags__resolved_at__isnull=True)))
-        .order_by("name", "pk")
+SELECT = forms.Select(attrs={"class": "form-select"})
+
+
+class CustomerFilterForm(forms.Form):
+    """The list's query string. Invalid values are dropped, never an error page: links get edited by hand."""
+
+    q = forms.CharField(required=False, max_length=100, strip=True)
+    owner = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Rep", widget=SELECT)
+    product = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Bought", widget=SELECT)
+    band = forms.ChoiceField(
+        required=False, choices=[("", "Any health"), *HealthBand.choices], label="Health", widget=SELECT
     )
-    if query:
-        customers = customers.filter(Q(name__icontains=query) | Q(company__icontains=query) | Q(email__icontains=query))
-    page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
+    quiet = forms.BooleanField(
+        required=False, label="Quiet now", widget=forms.CheckboxInput(attrs={"class": "form-check-input"})
+    )
+    sort = forms.ChoiceField(required=False, choices=sort_choices(), label="Sort by", widget=SELECT)
+
+    def __init__(self, *args, owners: list | None, products: list, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["product"].choices = [("", "Any product"), *products]
+        if owners is None:  # reps: their own customers only, no owner filter
+            del self.fields["owner"]
+        else:
+            self.fields["owner"].choices = [("", "Every rep"), *owners]
+
+    def filters(self) -> CustomerFilters:
+        self.is_valid()
+        data = self.cleaned_data  # only the fields that validated
+        return CustomerFilters(
+            q=data.get("q") or "",
+            owner_id=data.get("owner"),
+            product_id=data.get("product"),
+            band=data.get("band") or "",
+            quiet=bool(data.get("quiet")),
+            sort=data.get("sort") or DEFAULT_SORT,
+        )
+
+
+def _owner_choices() -> list[tuple[int, str]]:
+    """Users who own at least one customer, by name (one query)."""
+    owners = (
+        get_user_model()
+        .objects.filter(Exists(Customer.objects.filter(owner=OuterRef("pk"))))
+        .order_by("first_name", "last_name", "username")
+    )
+    return [(user.pk, user.get_full_name() or user.get_username()) for user in owners]
+
+
+def _page_number(value: str | None) -> int:
+    try:
+        return max(1, min(int(value or 1), 1_000_000))
+    except ValueError:
+        return 1
+
+
+@login_required
+@require_safe
+def customer_list(request: HttpRequest) -> HttpResponse:
+    """Reps see their own customers, managers everyone (and may filter by rep)."""
+    manager = is_manager(request.user)
+    products = list(Product.objects.order_by("name", "pk").values_list("pk", "name"))
+    form = CustomerFilterForm(request.GET, owners=_owner_choices() if manager else None, products=products)
+    filters = form.filters()
+    page = customer_page(
+        customer_search(user=request.user, filters=filters),
+        number=_page_number(request.GET.get("page")),
+        size=PAGE_SIZE,
+        count_cap=COUNT_CAP,
+    )
+    sort_key = filters.sort.removeprefix("-")
+    narrowed = any((filters.owner_id, filters.product_id, filters.band, filters.quiet))  # beyond the search box
     return render(
         request,
         "customers/customer_list.html",
-        {"page_obj": page, "customers": page.object_list, "q": query, "show_owner": is_manager(request.user)},
+        {
+            "form": form,
+            "filters": filters,
+            "filtered": bool(filters.q) or narrowed,
+            "narrowed": narrowed,
+            "page_obj": page,
+            "customers": page.object_list,
+            "q": filters.q,
+            "show_owner": manager,
+            "sort_key": sort_key,
+            "sort_descending": filters.sort.startswith("-"),
+            "sort_labels": SORT_LABELS,
+        },
     )
 
 
 @login_required
+@require_safe
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Another rep's customer is a 404, not a 403: we do not confirm it exists."""
     customer = get_object_or_404(Customer.objects.owned_by(request.user).select_related("owner"), pk=pk)
+    now = timezone.now()
+    days_since_contact = (now - customer.last_contact_at).days if customer.last_contact_at else None
     return render(
         request,
         "customers/customer_detail.html",
         {
             "customer": customer,
-            "open_flags": customer.flags.open().order_by("-raised_at")[:DETAIL_LIMIT],
-            "purchases": customer.purchases.select_related("product")[:DETAIL_LIMIT],
-            "touchpoints": customer.touchpoints.select_related("assignee").order_by("-due_at", "-pk")[:DETAIL_LIMIT],
-            "responses": customer.survey_responses.select_related("invitation__survey")[:DETAIL_LIMIT],
+            "now": now,
+            "days_since_contact": days_since_contact,
+            "is_quiet": bool(customer.quiet_after and customer.quiet_after <= now),
+            "open_flags": list(customer.flags.open().order_by("-raised_at", "pk")[:DETAIL_LIMIT]),
+            "purchases": list(
+                customer.purchases.select_related("product__default_plan", "plan").order_by("-ordered_at", "-pk")[
+                    :DETAIL_LIMIT
+                ]
+            ),
+            "timeline": customer_timeline(customer=customer, limit=TIMELINE_LIMIT, now=now),
+            "timeline_limit": TIMELINE_LIMIT,
+            "upcoming": customer_upcoming(customer=customer, limit=DETAIL_LIMIT, now=now),
+            "health_moves": health_moves(customer),
             "limit": DETAIL_LIMIT,
         },
     )
