@@ -1,51 +1,16 @@
 """Create the Reps and Managers groups with their model permissions.
 
-Row scoping (a rep sees only their own customers) is enforced by the
-QuerySets the views use; these permissions say what each role may do at all.
+The permission map lives in aftersales.roles; the same function runs after
+every migrate (post_migrate), so editing the map there is enough.
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
-
-MANAGER_MODELS = {
-    "customers": ["customer", "product", "purchase", "riskflag"],
-    "touchpoints": ["checkupplan", "planstep", "touchpoint"],
-    "feedback": ["survey", "surveyinvitation", "surveyresponse"],
-    "aftersales": ["outboxemail"],
-}
-REP_PERMISSIONS = {
-    "customers": {
-        "customer": ["view", "change"],
-        "purchase": ["view", "add"],
-        "product": ["view"],
-        "riskflag": ["view", "change"],
-    },
-    "touchpoints": {"checkupplan": ["view"], "planstep": ["view"], "touchpoint": ["view", "add", "change"]},
-    "feedback": {"surveyresponse": ["view"], "surveyinvitation": ["view"]},
-}
 
 
 def create_roles(apps, schema_editor):
-    for app_label in ("auth", "aftersales", "customers", "touchpoints", "feedback"):
-        app_config = apps.get_app_config(app_label)
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
+    from aftersales.roles import roles_sync
 
-    managers, _ = Group.objects.get_or_create(name="Managers")
-    perms = []
-    for app_label, models in MANAGER_MODELS.items():
-        perms += Permission.objects.filter(content_type__app_label=app_label, content_type__model__in=models)
-    managers.permissions.set(perms)
-
-    reps, _ = Group.objects.get_or_create(name="Reps")
-    perms = []
-    for app_label, models in REP_PERMISSIONS.items():
-        for model, actions in models.items():
-            codenames = [f"{action}_{model}" for action in actions]
-            perms += Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
-    reps.permissions.set(perms)
+    roles_sync(apps)
 
 
 def remove_roles(apps, schema_editor):
