@@ -22,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
-from .models import MailboxMessage
+from .models import MailboxMessage, OutboxEmail
 from .roles import is_manager
 
 PAGE_SIZE = 50
@@ -73,7 +73,13 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "mailbox/list.html",
-        {"page_obj": page, "mails": page.object_list, "dev_mailbox_enabled": settings.DEV_MAILBOX_ENABLED},
+        {
+            "page_obj": page,
+            "mails": page.object_list,
+            "dev_mailbox_enabled": settings.DEV_MAILBOX_ENABLED,
+            # Mail the outbox gave up on after OUTBOX_MAX_ATTEMPTS: staff must see it, not just the log.
+            "failed_count": OutboxEmail.objects.filter(failed_at__isnull=False).count(),
+        },
     )
 
 

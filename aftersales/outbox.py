@@ -21,6 +21,7 @@ Races, and why they are harmless:
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -59,8 +61,13 @@ def outbox_enqueue(
     from_email: str | None = None,
     reply_to: str = "",
     send_after: datetime | None = None,
+    message_id: str | None = None,
 ) -> OutboxEmail:
     """Write an email to the outbox and queue its delivery once the caller's transaction commits.
+
+    ``message_id`` (``<...@...>``) makes the email idempotent: the column is
+    unique, so a second enqueue with the same id raises ``IntegrityError``.
+    Jobs that send "once per day" use it as their record of having sent.
 
     If the transaction rolls back, the row disappears and nothing is queued.
     Mail scheduled for later (``send_after`` in the future) is not queued at
@@ -78,6 +85,7 @@ def outbox_enqueue(
         from_email=from_email or "",
         reply_to=reply_to,
         send_after=send_after or timezone.now(),
+        **({"message_id": message_id} if message_id else {}),
     )
     if email.send_after <= timezone.now():
         # robust=True: if the broker is down at commit time, the change that
@@ -103,9 +111,13 @@ def outbox_deliver(*, email_id: int, connection: BaseEmailBackend | None = None)
     return _deliver(email_id, connection) == SENT
 
 
+def _lease_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.AFTERSALES["OUTBOX_LEASE_SECONDS"])
+
+
 def _deliver(email_id: int, connection: BaseEmailBackend | None) -> str:
     now = timezone.now()
-    lease_until = now + timedelta(seconds=settings.AFTERSALES["OUTBOX_LEASE_SECONDS"])
+    lease_until = _lease_until(now)
     # The claim: a single conditional UPDATE. Two workers racing on the same
     # row both run it; the database serialises them and the second one's
     # WHERE no longer matches (the lease is live), so it updates 0 rows.
@@ -116,7 +128,11 @@ def _deliver(email_id: int, connection: BaseEmailBackend | None) -> str:
     )
     if claimed != 1:
         return SKIPPED
-    email = OutboxEmail.objects.get(pk=email_id)
+    return _send_claimed(OutboxEmail.objects.get(pk=email_id), connection, lease_until)
+
+
+def _send_claimed(email: OutboxEmail, connection: BaseEmailBackend | None, lease_until: datetime) -> str:
+    """Send an email this process holds the lease on, and record the outcome on its row."""
     try:
         sent = _build_message(email, connection).send(fail_silently=False)
         if sent != 1:
@@ -129,13 +145,31 @@ def _deliver(email_id: int, connection: BaseEmailBackend | None) -> str:
     except Exception as exc:  # any failure of the mail stack is recorded and retried
         _record_failure(email, exc, lease_until)
         return FAILED
-    # Record the send even if our lease ran out meanwhile and another worker
-    # re-claimed (or gave up on) the row: the mail is gone, and a row marked
-    # sent is never claimed again.
-    OutboxEmail.objects.filter(pk=email_id, sent_at__isnull=True).update(
-        sent_at=timezone.now(), failed_at=None, leased_until=None, last_error=""
-    )
+    _record_sent(email.pk)
     return SENT
+
+
+def _record_sent(email_id: int) -> None:
+    """Mark the row sent, in its own short transaction, right after the server accepted the mail.
+
+    Record the send even if our lease ran out meanwhile and another worker
+    re-claimed (or gave up on) the row: the mail is gone, and a row marked
+    sent is never claimed again.
+
+    On PostgreSQL the commit is asynchronous (``synchronous_commit = off``
+    for this transaction only): it does not wait for the WAL flush, which is
+    what limits a sweep to a few dozen mails per second on an ordinary disk.
+    A killed *worker* loses nothing by it (the commit is in the server); a
+    crashed *database server* may forget the last fraction of a second of
+    these marks, and those emails are sent again, with the same Message-ID.
+    """
+    with transaction.atomic():
+        if db_connection.vendor == "postgresql":
+            with db_connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        OutboxEmail.objects.filter(pk=email_id, sent_at__isnull=True).update(
+            sent_at=timezone.now(), failed_at=None, leased_until=None, last_error=""
+        )
 
 
 def _build_message(email: OutboxEmail, connection: BaseEmailBackend | None) -> EmailMultiAlternatives:
@@ -179,27 +213,31 @@ def outbox_sweep(*, batch_size: int = 500) -> int:
     task per row, so one SMTP connection serves the whole batch and the
     management command works without any worker running.
 
-    The id list is read without locks, so some rows may be claimed by a task
-    before we reach them; ``outbox_deliver`` then fails to claim and skips
-    them. Overlapping sweeps are safe for the same reason.
+    The whole batch is claimed at once: its ids are read ``FOR UPDATE SKIP
+    LOCKED`` (PostgreSQL; on SQLite the IMMEDIATE transaction makes the
+    read-then-update atomic) and leased in one UPDATE, so overlapping sweeps
+    and per-email tasks never hold the same row. A sweep killed mid-batch
+    leaves its unsent rows leased; they are sent after the lease expires,
+    and only the one in flight at the kill can arrive twice. A batch that
+    runs long gives back its unsent rows before the lease could expire.
     """
-    ids = list(
-        OutboxEmail.objects.deliverable()  # served by the partial index outbox_pending_idx
-        .order_by("send_after", "pk")
-        .values_list("pk", flat=True)[:batch_size]
-    )
-    if not ids:
-        return 0
-    sent = failures = 0
     connection = get_connection()
-    # Open once, so the backend keeps the connection across the batch instead
-    # of opening and closing one per message.
+    # Open first, so nothing is claimed while the mail server is down; open
+    # once, so the backend keeps the connection across the batch.
     if not _open(connection):
         connection.close()
         return 0
+    started = time.monotonic()
+    lease_seconds = settings.AFTERSALES["OUTBOX_LEASE_SECONDS"]
+    sent = failures = 0
+    emails: list[OutboxEmail] = []
     try:
-        for email_id in ids:
-            result = _deliver(email_id, connection)
+        emails, lease_until = _claim_batch(batch_size)
+        while emails:
+            if time.monotonic() - started > lease_seconds / 2:
+                logger.info("outbox: sweep batch ran long; leaving %s emails to the next sweep", len(emails))
+                break
+            result = _send_claimed(emails.pop(0), connection, lease_until)
             if result == SENT:
                 sent += 1
                 failures = 0
@@ -211,9 +249,37 @@ def outbox_sweep(*, batch_size: int = 500) -> int:
                 if failures >= SWEEP_MAX_CONSECUTIVE_FAILURES or not _open(connection):
                     logger.warning("outbox: sweep stopped after %s failed emails", failures)
                     break
+        _release(emails, lease_until)
     finally:
         connection.close()
     return sent
+
+
+def _claim_batch(batch_size: int) -> tuple[list[OutboxEmail], datetime]:
+    now = timezone.now()
+    lease_until = _lease_until(now)
+    with transaction.atomic():
+        ids = list(
+            OutboxEmail.objects.deliverable(at=now)  # served by the partial index outbox_pending_idx
+            .select_for_update(skip_locked=True)
+            .order_by("send_after", "pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return [], lease_until
+        OutboxEmail.objects.deliverable(at=now).filter(pk__in=ids).update(
+            leased_until=lease_until, attempts=F("attempts") + 1
+        )
+        emails = list(OutboxEmail.objects.filter(pk__in=ids, leased_until=lease_until).order_by("send_after", "pk"))
+    return emails, lease_until
+
+
+def _release(emails: list[OutboxEmail], lease_until: datetime) -> None:
+    """Give back claimed rows this sweep did not try to send: no attempt is counted, no lease kept."""
+    if emails:
+        OutboxEmail.objects.filter(
+            pk__in=[email.pk for email in emails], leased_until=lease_until, sent_at__isnull=True
+        ).update(leased_until=None, attempts=F("attempts") - 1)
 
 
 def _open(connection: BaseEmailBackend) -> bool:

@@ -41,7 +41,8 @@ def worker_database_url() -> str:
     raise RuntimeError(f"no worker database URL for {connection.vendor}")
 
 
-def worker_environment() -> dict[str, str]:
+def worker_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The worker's environment; ``extra`` overrides it (e.g. EMAIL_URL of an SMTP sink, a short lease)."""
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="aftersales.settings",
@@ -56,7 +57,35 @@ def worker_environment() -> dict[str, str]:
         CONN_MAX_AGE="0",
         PYTHONUNBUFFERED="1",
     )
+    env.update(extra or {})
     return env
+
+
+def celery_command(*args: str) -> list[str]:
+    """``celery -A aftersales <args>`` with this interpreter."""
+    return [sys.executable, "-m", "celery", "-A", "aftersales", *args]
+
+
+def route_to_queue(tasks: tuple[str, ...], queue: str | None) -> None:
+    """Send ``tasks`` to ``queue`` (None: back to the default), so a test's worker takes only the test's tasks.
+
+    Not the default "celery" queue: a worker of `make run` on the same broker
+    must not take a test's task (and deliver it into the dev database).
+    """
+    from aftersales.celery import app
+
+    app.conf.task_routes = {task: {"queue": queue} for task in tasks} if queue else None
+    app.amqp.flush_routes()
+    app.amqp.router = app.amqp.Router()
+
+
+def empty_queue(queue: str) -> None:
+    """Declare ``queue`` on the broker and drop the leftovers of an interrupted run."""
+    from aftersales.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_declare(queue, durable=True, auto_delete=False)
+        conn.default_channel.queue_purge(queue)
 
 
 @dataclass
@@ -78,6 +107,11 @@ class Worker:
             time.sleep(0.25)
         raise AssertionError(f"timed out after {timeout:.0f}s waiting until {what}")
 
+    def kill(self) -> None:
+        """SIGKILL, as the OOM killer or a lost machine would: no cleanup, no ack, the lease stays."""
+        self.process.kill()
+        self.process.wait()
+
     def stop(self, timeout: float = 20) -> int:
         """Warm shutdown (SIGTERM, as a process manager sends it); kill only if it hangs."""
         if self.process.poll() is None:
@@ -92,18 +126,16 @@ class Worker:
 
 
 @contextmanager
-def celery_worker(*, queue: str, log_path: Path) -> Iterator[Worker]:
+def celery_worker(
+    *, queue: str, log_path: Path, env: dict[str, str] | None = None, name: str = "w"
+) -> Iterator[Worker]:
     """Run ``celery -A aftersales worker`` consuming ``queue``; stop it on exit.
 
     The solo pool runs tasks in the worker's main process: one process to
-    start and stop, and the same task code path as prefork.
+    start and stop, and the same task code path as prefork. ``name`` tells
+    apart several workers of one test; ``env`` overrides the environment.
     """
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "aftersales",
+    command = celery_command(
         "worker",
         "--pool=solo",
         "--without-gossip",
@@ -112,12 +144,12 @@ def celery_worker(*, queue: str, log_path: Path) -> Iterator[Worker]:
         "-Q",
         queue,
         "-n",
-        f"{queue}-{os.getpid()}@%h",
+        f"{queue}-{name}-{os.getpid()}@%h",
         "--loglevel=INFO",
-    ]
+    )
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=worker_environment(), stdout=log, stderr=subprocess.STDOUT
+            command, cwd=settings.BASE_DIR, env=worker_environment(env), stdout=log, stderr=subprocess.STDOUT
         )
     worker = Worker(process=process, log_path=log_path)
     try:

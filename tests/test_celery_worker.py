@@ -11,7 +11,7 @@ from django.db import transaction
 from aftersales.celery import app as celery_app
 from aftersales.models import MailboxMessage, OutboxEmail
 from aftersales.outbox import outbox_enqueue
-from tests.celery_worker import celery_worker
+from tests.celery_worker import celery_worker, empty_queue, route_to_queue
 
 pytestmark = pytest.mark.celery
 
@@ -22,21 +22,13 @@ QUEUE = "aftersales-test-worker"
 TASK = "aftersales.tasks.outbox_deliver_task"
 
 
-def _route_outbox_to(queue: str | None) -> None:
-    celery_app.conf.task_routes = {TASK: {"queue": queue}} if queue else None
-    celery_app.amqp.flush_routes()
-    celery_app.amqp.router = celery_app.amqp.Router()
-
-
 @pytest.fixture
 def test_queue():
     """Route outbox delivery tasks to an empty queue of their own on the real broker."""
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_declare(QUEUE, durable=True, auto_delete=False)
-        conn.default_channel.queue_purge(QUEUE)  # leftovers of an interrupted run
-    _route_outbox_to(QUEUE)
+    empty_queue(QUEUE)
+    route_to_queue((TASK,), QUEUE)
     yield QUEUE
-    _route_outbox_to(None)
+    route_to_queue((TASK,), None)
 
 
 def _queued_messages(queue: str) -> int:

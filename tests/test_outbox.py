@@ -349,3 +349,30 @@ def test_the_management_command_delivers_due_mail(mailbox, capsys):
 def test_the_management_command_rejects_an_empty_batch():
     with pytest.raises(CommandError, match="at least 1"):
         call_command("outbox_deliver", "--batch-size", "0")
+
+
+@pytest.mark.django_db
+def test_staff_see_how_many_emails_failed_for_good_on_the_dev_mailbox(mary_client):
+    from django.urls import reverse
+
+    OutboxEmailFactory.create_batch(2, failed_at=timezone.now(), attempts=8, last_error="550 no such user")
+    OutboxEmailFactory(sent_at=timezone.now())
+
+    response = mary_client.get(reverse("mailbox:list"))
+
+    assert "2 emails could not be delivered after every retry." in response.content.decode()
+    assert "?delivery=failed" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_sweep_batch_that_runs_long_gives_back_the_rows_it_did_not_try(mailbox, settings, monkeypatch):
+    """The whole batch is leased at once; rows not reached before half the lease are released, not kept."""
+    emails = OutboxEmailFactory.create_batch(3, send_after=timezone.now() - dt.timedelta(minutes=1))
+    clock = iter([0.0, 0.0, 10_000.0, 10_000.0, 10_000.0])
+    monkeypatch.setattr("aftersales.outbox.time.monotonic", lambda: next(clock))
+
+    assert outbox_sweep() == 1
+
+    rows = OutboxEmail.objects.filter(pk__in=[e.pk for e in emails]).order_by("send_after", "pk")
+    assert [(row.status, row.attempts, row.leased_until) for row in rows][1:] == [("pending", 0, None)] * 2
+    assert rows[0].status == "sent"
