@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Survey, SurveyInvitation, SurveyResponse
+from .models import EmailConsentEvent, Survey, SurveyInvitation, SurveyResponse
 
 
 @admin.register(Survey)
@@ -110,6 +110,24 @@ class SurveyResponseAdmin(admin.ModelAdmin):
     search_fields = ["customer__name", "customer__company", "customer__email", "comment"]
     date_hierarchy = "submitted_at"
     show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(EmailConsentEvent)
+class EmailConsentEventAdmin(admin.ModelAdmin):
+    """The consent audit trail: written by the unsubscribe page and the staff resubscribe action, never by hand."""
+
+    list_display = ["customer", "action", "at", "by", "reason"]
+    list_filter = ["action"]
+    list_select_related = ["customer", "by"]
+    search_fields = ["customer__name", "customer__email", "reason"]
+    raw_id_fields = ["customer"]
+    date_hierarchy = "at"
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -28,7 +29,16 @@ class Survey(models.Model):
         related_name="surveys",
         help_text=_("Empty: applies to every product without its own survey."),
     )
-    delay_days = models.PositiveSmallIntegerField(default=1, help_text=_("Days after the trigger before sending."))
+    # Empty: the global default of settings.AFTERSALES (SURVEY_DELAY_HOURS after a
+    # check-up, SURVEY_AFTER_DELIVERY_DAYS, SURVEY_RELATIONSHIP_DAYS); feedback/rules.py.
+    delay_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "Days after the trigger before sending (for a relationship survey: days between two). "
+            "Empty: the global default."
+        ),
+    )
     asks_nps = models.BooleanField(default=True)
     asks_csat = models.BooleanField(default=True)
     asks_buy_again = models.BooleanField(default=True)
@@ -140,6 +150,14 @@ class SurveyResponse(models.Model):
     problem_reported = models.BooleanField(default=False)
     submitted_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # Closing the loop (feedback/responses.py): the "close the loop" touch point
+    # opened for a low answer, when it was opened, and when the rep completed it
+    # (set by touchpoint_complete). closed − opened is the dashboard's call-back time.
+    followup = models.ForeignKey(
+        "touchpoints.TouchPoint", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    loop_opened_at = models.DateTimeField(null=True, blank=True)
+    loop_closed_at = models.DateTimeField(null=True, blank=True)
 
     objects = SurveyResponseQuerySet.as_manager()
 
@@ -166,3 +184,32 @@ class SurveyResponse(models.Model):
     @property
     def is_detractor(self) -> bool:
         return self.nps is not None and self.nps <= 6
+
+
+class ConsentAction(models.TextChoices):
+    OPTED_OUT = "opted_out", _("Unsubscribed")
+    RESUBSCRIBED = "resubscribed", _("Resubscribed")
+
+
+class EmailConsentEvent(models.Model):
+    """Every change of a customer's email opt-out, with who made it and why: the audit trail of consent.
+
+    The customer unsubscribes themselves (``by`` empty); only staff can undo it,
+    and must say why (the customer asked on a call, in writing …).
+    """
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="consent_events")
+    action = models.CharField(max_length=16, choices=ConsentAction.choices)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [
+            # Customer page: a customer's consent history, newest first.
+            models.Index(fields=["customer", "-at"], name="consent_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.customer_id}"

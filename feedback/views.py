@@ -1,1 +1,146 @@
-"""Survey pages (the public, token-addressed answer form) arrive with the surveys issue."""
+"""The customer's survey pages (public, token links) and the unsubscribe page.
+
+No login: the token in the URL is the key. A GET only shows (mail scanners
+and previews prefetch links): it never records an answer and never uses the
+token up; it only notes, once, that the survey was opened. The answer is a
+POST. Anything wrong with a token — unknown, altered, expired — gets the same
+friendly page with a 404, so the page tells nobody whether a token existed.
+
+Every page speaks the customer's language (the invitation's, or the
+customer's for unsubscribe), whatever the browser says. Staff pages about
+surveys are in staff_views.py.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone, translation
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_safe
+
+from touchpoints.careplan import rep_contact
+
+from .forms import SurveyForm
+from .models import SurveyInvitation, SurveyResponse
+from .ratelimit import rate_limited
+from .responses import invitation_for_token, review_url, survey_response_record
+from .unsubscribe import customer_unsubscribe, unsubscribe_customer
+
+RATE_SCOPE = "public"
+
+
+def _private(response: HttpResponse, language: str | None = None) -> HttpResponse:
+    """A personal page: out of search engines, and the token never leaks to another site in a Referer header.
+
+    "same-origin", not "no-referrer": with no referrer at all, browsers send
+    ``Origin: null`` on the form's POST and Django's CSRF check refuses it.
+    """
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "same-origin"
+    if language:
+        response["Content-Language"] = language
+    return response
+
+
+def _invalid(request: HttpRequest) -> HttpResponse:
+    """The same page for every bad token, in the browser's language (LocaleMiddleware)."""
+    return _private(render(request, "feedback/invalid.html", status=404))
+
+
+def _too_many(request: HttpRequest, language: str | None) -> HttpResponse:
+    """The 429 page: in the customer's language when the token tells it, else the browser's."""
+    with translation.override(language or translation.get_language()):
+        return _private(render(request, "feedback/rate_limited.html"), language)
+
+
+def _survey_too_many(request: HttpRequest, token: str) -> HttpResponse:
+    language = SurveyInvitation.objects.for_token(token).values_list("language", flat=True).first()
+    return _too_many(request, language)
+
+
+def _unsubscribe_too_many(request: HttpRequest, token: str) -> HttpResponse:
+    customer = unsubscribe_customer(token)
+    return _too_many(request, customer.language if customer else None)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+@rate_limited(RATE_SCOPE, _survey_too_many)
+def survey_page(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = invitation_for_token(token)
+    if invitation is None:
+        return _invalid(request)
+    with translation.override(invitation.language), timezone.override(invitation.customer.tz):
+        if request.method == "POST":
+            form = SurveyForm(request.POST, survey=invitation.survey)
+            if form.is_valid():
+                try:
+                    survey_response_record(invitation=invitation, answer=form.answer())
+                except ValidationError:  # expired between the lookup and the lock
+                    return _invalid(request)
+                return redirect("feedback:thanks", token=token)
+            current = SurveyResponse.objects.filter(invitation=invitation).first()
+        else:
+            current = SurveyResponse.objects.filter(invitation=invitation).first()
+            if invitation.opened_at is None and request.method == "GET":  # a HEAD is a bot's probe
+                # Tracking only ("opened"); one conditional UPDATE, so only the first view counts.
+                SurveyInvitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(
+                    opened_at=timezone.now()
+                )
+            form = SurveyForm(
+                initial=SurveyForm.initial_from(current, request.GET.get("score")), survey=invitation.survey
+            )
+        context = {
+            "form": form,
+            "invitation": invitation,
+            "customer": invitation.customer,
+            "current": current,
+            "rep": rep_contact(invitation.customer.owner),
+            "nps_labels": {0: translation.gettext("Not at all likely"), 10: translation.gettext("Extremely likely")},
+        }
+        return _private(render(request, "feedback/survey.html", context), invitation.language)
+
+
+@never_cache
+@require_safe
+@rate_limited(RATE_SCOPE, _survey_too_many)
+def thanks_page(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = invitation_for_token(token)
+    if invitation is None:
+        return _invalid(request)
+    response = SurveyResponse.objects.filter(invitation=invitation).first()
+    if response is None:  # nothing answered yet: back to the questions
+        return redirect("feedback:survey", token=token)
+    with translation.override(invitation.language), timezone.override(invitation.customer.tz):
+        context = {
+            "invitation": invitation,
+            "customer": invitation.customer,
+            "response": response,
+            "follow_up": response.followup_id is not None,
+            "review_url": review_url(response),
+            "rep": rep_contact(invitation.customer.owner),
+        }
+        return _private(render(request, "feedback/thanks.html", context), invitation.language)
+
+
+# RFC 8058: mail providers POST "List-Unsubscribe=One-Click" from their servers,
+# with no cookie and no CSRF token. The signed token is the authorisation, and
+# unsubscribing twice is harmless, so this one view is exempt from CSRF.
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+@rate_limited(RATE_SCOPE, _unsubscribe_too_many)
+def unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
+    customer = unsubscribe_customer(token)
+    if customer is None:
+        return _invalid(request)
+    with translation.override(customer.language), timezone.override(customer.tz):
+        if request.method == "POST":
+            customer_unsubscribe(customer=customer)
+            template = "feedback/unsubscribed.html"
+        else:  # a GET only asks: a link scanner must not unsubscribe anyone
+            template = "feedback/unsubscribe_confirm.html"
+        return _private(render(request, template, {"customer": customer}), customer.language)

@@ -8,6 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.utils.translation import trans_real
 
 from tests.factories import ManagerFactory, RepFactory
 
@@ -18,6 +21,14 @@ PASSWORD = "correct horse battery staple"
 def _fast_password_hasher(settings):
     """Hashing with the production hasher costs ~0.1 s per user; tests make many."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Every test starts with an empty cache: per-IP rate-limit counts (feedback/ratelimit.py) live there."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture
@@ -97,3 +108,21 @@ def _unhashed_static_files(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(scope="session")
+def compiled_messages():
+    """Compiled catalogues for tests of es/ru text.
+
+    `make test` compiles them; a bare `pytest` run on a fresh checkout does it here.
+    """
+    stale = [
+        po
+        for po in Path(settings.LOCALE_PATHS[0]).glob("*/LC_MESSAGES/django.po")
+        if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
+    ]
+    if stale:
+        call_command("compilemessages", locale=[po.parent.parent.name for po in stale], verbosity=0)
+        trans_real._translations = {}
+        trans_real._active = trans_real.Local()
+        trans_real._default = None

@@ -29,7 +29,7 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from aftersales.models import MailboxMessage
+from aftersales.models import ImportJob, MailboxMessage
 from tests.factories import (
     CheckupPlanFactory,
     CustomerFactory,
@@ -56,6 +56,9 @@ PK_OF = {
     "plan_edit": "plan",
     "mailbox:detail": "mail",
     "mailbox:html": "mail",
+    "customers:import_detail": "import_job",
+    "customers:import_commit": "import_job",
+    "customers:import_progress": "import_job",
 }
 # Other kwarg names mean the same object wherever they appear.
 KWARG_OF = {
@@ -78,13 +81,25 @@ ROLE_RESTRICTED = {
     "mailbox:clear",
     "mailbox:detail",
     "mailbox:html",
+    "customers:import_upload",
+    "customers:import_detail",
+    "customers:import_commit",
+    "customers:import_progress",
+    "feedback:response_rates",
 }
 # Not opened by a signed-in rep at all, with the reason.
 PUBLIC = {
     "password_reset_confirm": "Django's password-reset link: the token is the access right, checked by Django",
     "careplan": "the customer's tokenised care-plan page: no login, the token is the access right",
+    "feedback:survey": "the customer's survey page: no login, the invitation token is the access right",
+    "feedback:thanks": "the survey's thank-you page: no login, the invitation token is the access right",
+    "feedback:unsubscribe": "the customer's unsubscribe page: no login, the signed token is the access right",
 }
-SKIPPED_NAMESPACES = {"admin": "Django's admin has its own staff permissions (tests/test_admin.py)"}
+SKIPPED_NAMESPACES = {
+    "admin": "Django's admin has its own staff permissions (tests/test_admin.py)",
+    "api": "the token-authenticated REST API: every endpoint is walked with alice's token on bob's ids in "
+    "tests/test_api.py (test_a_reps_token_cannot_reach_another_reps_objects)",
+}
 
 
 # --- Walking the URLconf ----------------------------------------------------------------------
@@ -165,6 +180,7 @@ def world(bob):
         "flag": RiskFlagFactory(customer=customer, detail=f"{SENTINEL} flag"),
         "answer": SurveyResponseFactory(invitation__customer=customer, comment=f"{SENTINEL} comment"),
         "email": OutboxEmailFactory(customer=customer, subject=f"{SENTINEL} mail"),
+        "import_job": ImportJob.objects.create(created_by=bob, filename="sales.csv", path="/nonexistent.csv"),
         "mail": MailboxMessage.objects.create(
             from_email="a@example.com", to="b@example.com", subject="Hi", body_html="<p>Hi</p>", raw="Hi"
         ),

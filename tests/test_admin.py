@@ -18,9 +18,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.authtoken.models import TokenProxy
 
-from aftersales.models import MailboxMessage, OutboxEmail
+from aftersales.models import IdempotentRequest, ImportJob, MailboxMessage, OutboxEmail, Webhook, WebhookDelivery
 from customers.models import Customer
+from feedback.models import EmailConsentEvent
 from tests.factories import (
     CheckupPlanFactory,
     CustomerFactory,
@@ -28,6 +30,7 @@ from tests.factories import (
     PlanStepFactory,
     ProductFactory,
     PurchaseFactory,
+    RepFactory,
     RiskFlagFactory,
     SurveyFactory,
     SurveyInvitationFactory,
@@ -44,9 +47,13 @@ PROJECT_APPS = ["aftersales", "customers", "touchpoints", "feedback"]
 # once): the admin shows them but offers no "Add" button.
 NOT_ADDABLE = {
     "aftersales.OutboxEmail",
+    "aftersales.WebhookDelivery",
+    "aftersales.ImportJob",
+    "aftersales.IdempotentRequest",
     "aftersales.MailboxMessage",
     "feedback.SurveyInvitation",
     "feedback.SurveyResponse",
+    "feedback.EmailConsentEvent",
 }
 
 
@@ -84,10 +91,27 @@ BUILDERS: dict[str, Callable[[object], object]] = {
     "feedback.Survey": lambda _: SurveyFactory(product=ProductFactory()),
     "feedback.SurveyInvitation": lambda _: SurveyInvitationFactory(sent_at=timezone.now()),
     "feedback.SurveyResponse": lambda _: SurveyResponseFactory(nps=3, comment="Too noisy"),
+    "feedback.EmailConsentEvent": lambda _: EmailConsentEvent.objects.create(
+        customer=CustomerFactory(), action="opted_out"
+    ),
     "aftersales.OutboxEmail": lambda _: OutboxEmailFactory(
         customer=CustomerFactory(), failed_at=timezone.now(), attempts=8, last_error="550 mailbox unavailable"
     ),
     "aftersales.MailboxMessage": lambda _: _mailbox_message(),
+    "aftersales.Webhook": lambda _: Webhook.objects.create(url="https://erp.example.com/hooks", events=["x"]),
+    "aftersales.WebhookDelivery": lambda _: WebhookDelivery.objects.create(
+        webhook=Webhook.objects.create(url="https://erp.example.com/h", events=["customer.flagged"]),
+        event="customer.flagged",
+        payload={"customer": {"id": 1}},
+    ),
+    "aftersales.ImportJob": lambda admin_user: ImportJob.objects.create(
+        created_by=admin_user, filename="sales-2026.csv", path="/tmp/x.csv"
+    ),
+    "aftersales.IdempotentRequest": lambda admin_user: IdempotentRequest.objects.create(
+        user=admin_user, key=f"key-{IdempotentRequest.objects.count()}", fingerprint="f", status_code=201, body={}
+    ),
+    # DRF's own admin for API tokens (rest_framework.authtoken).
+    "authtoken.TokenProxy": lambda _: TokenProxy.objects.create(user=RepFactory()),
 }
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)

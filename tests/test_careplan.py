@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 
 import pytest
 import time_machine
 from django.conf import settings
 from django.core import signing
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils.translation import trans_real
 
 from aftersales.models import MailboxMessage, OutboxEmail, UserProfile
 from aftersales.outbox import outbox_deliver
@@ -29,25 +26,10 @@ from tests.factories import (
 from touchpoints.careplan import careplan_notify_date_moved, careplan_token, email_subject
 from touchpoints.models import Channel, Kind, Status, TouchPoint
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("compiled_messages")]
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # Monday 2 March 2026
 MADRID = "Europe/Madrid"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compiled_messages():
-    """`make test` compiles the catalogues; a bare `pytest` run on a fresh checkout does it here."""
-    stale = [
-        po
-        for po in Path(settings.LOCALE_PATHS[0]).glob("*/LC_MESSAGES/django.po")
-        if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
-    ]
-    if stale:
-        call_command("compilemessages", locale=[po.parent.parent.name for po in stale], verbosity=0)
-        trans_real._translations = {}
-        trans_real._active = trans_real.Local()
-        trans_real._default = None
 
 
 @pytest.fixture(autouse=True)

@@ -50,11 +50,16 @@ def careplan_token(customer: Customer) -> str:
 
 
 def careplan_customer(token: str) -> Customer | None:
-    """The customer a token was signed for; None for anything forged, altered or stale."""
+    """The customer a care-plan token was signed for; None for anything forged, altered or stale."""
+    return signed_customer(token, salt=TOKEN_SALT)
+
+
+def signed_customer(token: str, *, salt: str) -> Customer | None:
+    """The customer a token was signed for with ``salt`` (care plan, unsubscribe); None for anything else."""
     if not token or len(token) > TOKEN_MAX_LENGTH:
         return None
     try:
-        payload = signing.loads(token, salt=TOKEN_SALT)
+        payload = signing.loads(token, salt=salt)
     except signing.BadSignature:
         return None
     customer_id = payload.get("customer") if isinstance(payload, dict) else None

@@ -25,8 +25,12 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from aftersales.models import WebhookEvent
 from aftersales.roles import is_manager
+from aftersales.webhooks import webhook_emit
 from customers.models import Customer, FlagReason, RiskFlag
+from feedback.invitations import invitation_schedule_after_checkup
+from feedback.models import SurveyResponse
 
 from . import scheduling
 from .careplan import careplan_notify_date_moved
@@ -162,6 +166,8 @@ def _claim(touchpoint: TouchPoint, **changes) -> None:
         status = TouchPoint.objects.filter(pk=touchpoint.pk).values_list("status", flat=True).first()
         word = {Status.DONE: "logged", Status.CANCELLED: "cancelled"}.get(status, "closed")
         raise ValidationError(f"This check-up was already {word}; nothing was changed.", code="closed")
+    # Done, moved or cancelled: the customer's overdue count or temperature changed (customers/health.py).
+    Customer.objects.filter(pk=touchpoint.customer_id).mark_health_due()
     touchpoint.refresh_from_db()
 
 
@@ -180,7 +186,16 @@ def riskflag_raise(*, customer: Customer, reason: str, detail: str, data: dict |
     if existing is None:
         try:
             with transaction.atomic():
-                return RiskFlag.objects.create(customer=customer, reason=reason, detail=detail, data=data or {})
+                flag = RiskFlag.objects.create(customer=customer, reason=reason, detail=detail, data=data or {})
+            Customer.objects.filter(pk=customer.pk).mark_health_due()  # open problems count (customers/health.py)
+            webhook_emit(
+                event=WebhookEvent.CUSTOMER_FLAGGED,
+                payload={
+                    "flag": {"id": flag.pk, "reason": flag.reason, "detail": flag.detail, "raised_at": flag.raised_at},
+                    "customer": {"id": customer.pk, "external_ref": customer.external_ref, "name": customer.name},
+                },
+            )
+            return flag
         except IntegrityError:
             existing = RiskFlag.objects.open().select_for_update().get(customer=customer, reason=reason)
     joined = f"{existing.detail}\n{detail}" if existing.detail else detail
@@ -202,7 +217,7 @@ def customer_record_two_way_contact(*, customer: Customer, at: dt.datetime, by) 
     moved = (
         Customer.objects.filter(pk=customer.pk)
         .filter(Q(last_contact_at__isnull=True) | Q(last_contact_at__lt=at))
-        .update(last_contact_at=at, quiet_after=quiet_after, updated_at=timezone.now())
+        .update(last_contact_at=at, quiet_after=quiet_after, updated_at=timezone.now(), health_due_at=timezone.now())
     )
     if moved:
         customer.last_contact_at, customer.quiet_after = at, quiet_after
@@ -296,7 +311,12 @@ def touchpoint_complete(
     # Notes go after what the row already says (the reasons it was moved).
     fields = {**contact.fields(), "notes": _append_to_notes(contact.notes) if contact.notes else F("notes")}
     _claim(touchpoint, status=Status.DONE, completed_at=now, **fields)
+    if touchpoint.kind == Kind.CLOSE_LOOP:
+        # The call-back time of the survey answer that opened it (manager's dashboard).
+        SurveyResponse.objects.filter(followup=touchpoint, loop_closed_at__isnull=True).update(loop_closed_at=now)
     _after_contact(touchpoint=touchpoint, by=by, now=now, notes=contact.notes, next_step_due=next_step_due)
+    # A plan step that says a survey follows: the invitation is planned now, due in 24 h (feedback/invitations.py).
+    invitation_schedule_after_checkup(touchpoint=touchpoint)
     return touchpoint
 
 
@@ -339,6 +359,7 @@ def touchpoint_log_adhoc(
         created_by=by,
         **contact.fields(),
     )
+    Customer.objects.filter(pk=customer.pk).mark_health_due()  # a new temperature reading (customers/health.py)
     _after_contact(touchpoint=touchpoint, by=by, now=now, notes=contact.notes, next_step_due=next_step_due)
     return touchpoint
 

@@ -1,0 +1,15 @@
+"""Send the survey invitations that are due.
+
+The same service beat runs as feedback.tasks.survey_invitations_send_task."""
+
+from __future__ import annotations
+
+from feedback.invitations import invitations_send
+
+from ._survey_job import SurveyJobCommand
+
+
+class Command(SurveyJobCommand):
+    help = "Send the survey invitations that are due."
+    job = invitations_send
+    done = "Sent {count} survey invitation(s)."

@@ -1,0 +1,25 @@
+"""Celery tasks of the survey loop: thin wrappers around feedback/invitations.py (beat runs them)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from .invitations import invitations_plan, invitations_remind, invitations_send
+
+
+@shared_task(name="feedback.tasks.survey_invitations_plan_task")
+def survey_invitations_plan_task() -> int:
+    """Plan the due after-delivery and relationship surveys (beat, every 15 minutes)."""
+    return invitations_plan()
+
+
+@shared_task(name="feedback.tasks.survey_invitations_send_task")
+def survey_invitations_send_task() -> int:
+    """Send the survey invitations that are due (beat, every minute)."""
+    return invitations_send()
+
+
+@shared_task(name="feedback.tasks.survey_reminders_send_task")
+def survey_reminders_send_task() -> int:
+    """Remind non-responders once (beat, every 15 minutes)."""
+    return invitations_remind()

@@ -1,0 +1,197 @@
+"""Closing the loop: a low answer becomes a flag, a call-back due within one business day, and a mail to the owner."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from aftersales.models import OutboxEmail
+from customers.models import FlagReason, RiskFlag
+from feedback.models import SurveyResponse, hash_token, new_token
+from feedback.responses import Answer, survey_response_record
+from tests.factories import CustomerFactory, SurveyInvitationFactory
+from touchpoints.models import Kind, Outcome, Status, TouchPoint
+from touchpoints.services import touchpoint_complete
+
+# Friday 6 March 2026, 15:00 in Madrid: the next business day is Monday the 9th.
+FRIDAY = dt.datetime(2026, 3, 6, 14, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def customer(alice):
+    return CustomerFactory(owner=alice, name="Carmen Ruiz", timezone="Europe/Madrid", language="es")
+
+
+def invite(customer):
+    token = new_token()
+    with time_machine.travel(FRIDAY - dt.timedelta(days=1), tick=False):
+        invitation = SurveyInvitationFactory(customer=customer, token_hash=hash_token(token), language="es")
+    return invitation, token
+
+
+def close_loops() -> list[TouchPoint]:
+    return list(TouchPoint.objects.filter(kind=Kind.CLOSE_LOOP))
+
+
+def alerts() -> list[OutboxEmail]:
+    return list(OutboxEmail.objects.filter(kind=OutboxEmail.Kind.NOTIFICATION).order_by("pk"))
+
+
+def test_a_detractor_opens_a_call_back_raises_a_flag_and_mails_the_owner(client, alice, customer):
+    _, token = invite(customer)
+
+    with time_machine.travel(FRIDAY, tick=False):
+        client.post(
+            reverse("feedback:survey", args=[token]),
+            {"nps": "3", "csat": "3", "comment": "Delivery was late\nand nobody called"},
+        )
+
+    [followup] = close_loops()
+    assert followup.assignee == alice and followup.customer == customer
+    assert followup.status == Status.SCHEDULED
+    assert followup.due_at == dt.datetime(2026, 3, 9, 9, 0, tzinfo=dt.UTC)  # Monday 10:00 in Madrid
+    assert "NPS 3" in followup.objective and "Delivery was late and nobody called" in followup.objective
+    flag = RiskFlag.objects.open().get(customer=customer)
+    assert flag.reason == FlagReason.DETRACTOR
+    assert "NPS 3" in flag.detail
+    [mail] = alerts()
+    assert mail.to == alice.email
+    assert "Carmen Ruiz" in mail.subject and "NPS 3" in mail.subject
+    assert "> Delivery was late\n> and nobody called" in mail.body_text
+    assert "Delivery was late\nand nobody called</blockquote>" in mail.body_html
+    answer = SurveyResponse.objects.get()
+    assert answer.followup == followup and answer.loop_opened_at == FRIDAY
+
+
+def test_the_thank_you_page_says_the_rep_will_call(client, customer):
+    _, token = invite(customer)
+
+    with time_machine.travel(FRIDAY, tick=False):
+        response = client.post(reverse("feedback:survey", args=[token]), {"nps": "2"}, follow=True)
+
+    content = response.content.decode()
+    assert "Alice Archer ya está informado y se pondrá en contacto con usted en un día hábil" in content
+
+
+def test_a_low_csat_or_a_reported_problem_also_closes_the_loop(customer):
+    invitation, _ = invite(customer)
+
+    with time_machine.travel(FRIDAY, tick=False):
+        survey_response_record(invitation=invitation, answer=Answer(nps=8, csat=2, problem_reported=True))
+
+    assert len(close_loops()) == 1
+    reasons = set(RiskFlag.objects.open().filter(customer=customer).values_list("reason", flat=True))
+    assert reasons == {FlagReason.LOW_CSAT, FlagReason.PROBLEM_REPORTED}
+    assert len(alerts()) == 1
+
+
+def test_passives_and_promoters_close_no_loop(customer):
+    invitation, _ = invite(customer)
+
+    with time_machine.travel(FRIDAY, tick=False):
+        survey_response_record(invitation=invitation, answer=Answer(nps=7, csat=3))
+
+    assert close_loops() == []
+    assert not RiskFlag.objects.exists()
+    assert alerts() == []
+
+
+def test_amending_a_detractor_answer_opens_no_second_call_back(customer):
+    invitation, _ = invite(customer)
+    with time_machine.travel(FRIDAY, tick=False):
+        survey_response_record(invitation=invitation, answer=Answer(nps=3))
+        survey_response_record(invitation=invitation, answer=Answer(nps=1, comment="Worse than I said"))
+
+    assert len(close_loops()) == 1
+    assert RiskFlag.objects.open().filter(customer=customer).count() == 1
+    assert len(alerts()) == 1  # nothing new to tell the owner: still a detractor
+
+
+def test_an_amendment_that_adds_a_reason_tells_the_owner_again_but_keeps_one_call_back(customer):
+    invitation, _ = invite(customer)
+    with time_machine.travel(FRIDAY, tick=False):
+        survey_response_record(invitation=invitation, answer=Answer(nps=9))
+        survey_response_record(invitation=invitation, answer=Answer(nps=4))
+        survey_response_record(invitation=invitation, answer=Answer(nps=4, problem_reported=True))
+
+    assert len(close_loops()) == 1
+    assert len(alerts()) == 2
+    reasons = set(RiskFlag.objects.open().values_list("reason", flat=True))
+    assert reasons == {FlagReason.DETRACTOR, FlagReason.PROBLEM_REPORTED}
+
+
+def test_completing_the_call_back_records_the_time_to_close_the_loop(alice, customer):
+    invitation, _ = invite(customer)
+    with time_machine.travel(FRIDAY, tick=False):
+        answer = survey_response_record(invitation=invitation, answer=Answer(nps=3))
+    [followup] = close_loops()
+
+    with time_machine.travel(FRIDAY + dt.timedelta(hours=70), tick=False):
+        touchpoint_complete(touchpoint=followup, by=alice, outcome=Outcome.REACHED, temperature=3)
+
+    answer.refresh_from_db()
+    assert answer.loop_closed_at - answer.loop_opened_at == dt.timedelta(hours=70)
+
+
+def test_the_call_back_is_on_the_owners_my_day(alice_client, customer):
+    invitation, _ = invite(customer)
+    with time_machine.travel(FRIDAY, tick=False):
+        survey_response_record(invitation=invitation, answer=Answer(nps=0, comment="Terrible"))
+
+    with time_machine.travel(dt.datetime(2026, 3, 9, 8, 0, tzinfo=dt.UTC), tick=False):
+        page = alice_client.get(reverse("my_day")).content.decode()
+
+    assert "Close the loop: Call back about the survey answer (NPS 0)" in page
+
+
+def test_customer_text_is_escaped_in_the_owners_mail(customer):
+    customer.name = "<script>x</script>\r\nBcc: evil@example.com"
+    customer.save()
+    invitation, _ = invite(customer)
+
+    with time_machine.travel(FRIDAY, tick=False):
+        survey_response_record(invitation=invitation, answer=Answer(nps=1, comment="<b>bold</b> & <i>co</i>"))
+
+    [mail] = alerts()
+    assert "\r" not in mail.subject and "\n" not in mail.subject
+    assert "<script>" not in mail.body_html and "&lt;script&gt;x&lt;/script&gt;" in mail.body_html
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;i&gt;co&lt;/i&gt;" in mail.body_html
+    assert "<b>bold</b> & <i>co</i>" in mail.body_text  # plain text is not HTML: quoted as written
+
+
+def test_promoters_are_invited_to_review_only_when_configured(client, customer, settings):
+    _, token = invite(customer)
+    with time_machine.travel(FRIDAY, tick=False):
+        client.post(reverse("feedback:survey", args=[token]), {"nps": "10"})
+        thanks = reverse("feedback:thanks", args=[token])
+        without = client.get(thanks).content.decode()
+        settings.AFTERSALES = {**settings.AFTERSALES, "REVIEW_URL": "https://reviews.example.com/acme"}
+        with_link = client.get(thanks).content.decode()
+
+    assert "reviews.example.com" not in without
+    assert 'href="https://reviews.example.com/acme"' in with_link
+    assert "Dejar una reseña" in with_link
+
+
+def test_a_detractor_answer_is_a_webhook_event(customer):
+    from aftersales.models import Webhook, WebhookDelivery
+
+    Webhook.objects.create(url="https://hooks.example.com/in", events=["survey.detractor"])
+    invitation, _ = invite(customer)
+
+    with time_machine.travel(FRIDAY, tick=False):
+        answer = survey_response_record(invitation=invitation, answer=Answer(nps=2, comment="Slow"))
+        survey_response_record(invitation=invitation, answer=Answer(nps=1, comment="Slower"))  # amended: no new event
+
+    [delivery] = WebhookDelivery.objects.all()
+    assert delivery.event == "survey.detractor"
+    assert delivery.payload["response"] == {
+        "id": answer.pk,
+        "nps": 2,
+        "csat": None,
+        "comment": "Slow",
+        "submitted_at": FRIDAY.isoformat().replace("+00:00", "Z"),
+    }
