@@ -56,6 +56,10 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_htmx",
     "bootstrap",  # django-bootstrap-static: Bootstrap's CSS/JS as static files
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc served as static files, no CDN
     "aftersales",
     "customers",
     "touchpoints",
@@ -172,6 +176,14 @@ DEV_MAILBOX_ENABLED = EMAIL_BACKEND == "aftersales.mailbox.DevMailboxBackend"
 
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+# Late acks: a task is redelivered if its worker dies, so the visibility
+# timeout (Redis) must outlast the hard time limit, or a running task would
+# be handed to a second worker while the first is still on it.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
+CELERY_VISIBILITY_TIMEOUT = max(env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1), 2 * CELERY_TASK_TIME_LIMIT)
+if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be shorter than CELERY_TASK_TIME_LIMIT.")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery" / "queue"
     _processed_dir = VAR_DIR / "celery" / "processed"
@@ -188,8 +200,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # One visibility timeout for broker and results: longer than any task's
     # hard time limit, so a late-acked task is not redelivered while it runs.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -197,12 +210,16 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 200_000, minimum=10_000)  # KiB
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# One beat only: the scheduler takes a lock (Redis on a Redis broker, a file
+# lock under VAR_DIR otherwise) and a second beat refuses to start.
+CELERY_BEAT_SCHEDULER = "aftersales.beat:LockedScheduler"
+BEAT_LOCK_TTL_SECONDS = env_int("BEAT_LOCK_TTL_SECONDS", 60, minimum=4)
+# The lock's name (Redis key, lock file name): only tests change it, to stay clear of a dev beat.
+BEAT_LOCK_NAME = env_str("BEAT_LOCK_NAME", "aftersales-beat")
 
 # --- Caches ---------------------------------------------------------------
 CACHE_URL = env_str("CACHE_URL", "")
@@ -229,11 +246,79 @@ if env_bool("BEHIND_HTTPS_PROXY", False):
 # --- Domain defaults (DESIGN.md numbers; all overridable) -----------------------
 AFTERSALES = {
     "QUIET_AFTER_DAYS": env_int("QUIET_AFTER_DAYS", 45, minimum=1),
+    # Renewal sweep (customers/sweeps.py): a renewal this close with no two-way contact for this long is flagged.
+    "RENEWAL_WINDOW_DAYS": env_int("RENEWAL_WINDOW_DAYS", 60, minimum=1),
+    "RENEWAL_CONTACT_DAYS": env_int("RENEWAL_CONTACT_DAYS", 30, minimum=1),
+    # Health score (customers/health.py): points each signal moves the score by, from a base of 80.
+    # One dict so a dashboard can later make them adjustable; missing keys fall back to these.
+    "HEALTH_WEIGHTS": {
+        "base": 80,
+        "quiet": -30,  # quiet_after has passed: no two-way contact for the product's threshold
+        "quiet_soon": -10,  # less than a third of the threshold left
+        "overdue_each": -5,  # per scheduled check-up past its due time …
+        "overdue_max": -15,  # … at most this much in all
+        "missed_each": -10,  # per check-up marked missed in the last 180 days …
+        "missed_max": -20,
+        "temperature_cold": -20,  # last temperature 1–2
+        "temperature_warm": 5,  # last temperature 4–5
+        "temperature_falling": -10,  # strictly falling over the last three check-ups
+        "nps_detractor": -25,
+        "nps_passive": -5,
+        "nps_promoter": 10,
+        "csat_low": -15,  # latest CSAT 1–2
+        "csat_high": 5,  # latest CSAT 4–5
+        "problem_each": -15,  # per open "problem reported" flag …
+        "problem_max": -30,
+        "renewal_no_contact": -15,  # renewal within the window and no contact for RENEWAL_CONTACT_DAYS
+        "renewal_near": -5,  # renewal within the window, contact recent
+    },
     "SURVEY_DELAY_HOURS": env_int("SURVEY_DELAY_HOURS", 24, minimum=0),
     "SURVEY_EXPIRES_DAYS": env_int("SURVEY_EXPIRES_DAYS", 28, minimum=1),
     "SURVEY_THROTTLE_DAYS": env_int("SURVEY_THROTTLE_DAYS", 30, minimum=0),
+    # Survey rules (feedback/rules.py): global defaults; a product's own survey overrides the delay.
+    # 0 switches the delivery or relationship rule off for products without their own survey.
+    "SURVEY_AFTER_DELIVERY_DAYS": env_int("SURVEY_AFTER_DELIVERY_DAYS", 14, minimum=0),
+    "SURVEY_RELATIONSHIP_DAYS": env_int("SURVEY_RELATIONSHIP_DAYS", 90, minimum=0),
+    "SURVEY_REMINDER_DAYS": env_int("SURVEY_REMINDER_DAYS", 3, minimum=1),
+    # A trigger the jobs noticed this late (they were stopped) is too old to ask about.
+    "SURVEY_CATCH_UP_DAYS": env_int("SURVEY_CATCH_UP_DAYS", 7, minimum=1),
     "OUTBOX_LEASE_SECONDS": env_int("OUTBOX_LEASE_SECONDS", 300, minimum=10),
     "OUTBOX_MAX_ATTEMPTS": env_int("OUTBOX_MAX_ATTEMPTS", 8, minimum=1),
+    # Scheduled check-ups still open this many days after they fell due become "missed".
+    "MISSED_GRACE_DAYS": env_int("MISSED_GRACE_DAYS", 7, minimum=1),
+    # Public survey / unsubscribe pages (feedback/ratelimit.py): requests per minute per client IP.
+    "PUBLIC_RATE_LIMIT_PER_MINUTE": env_int("PUBLIC_RATE_LIMIT_PER_MINUTE", 30, minimum=1),
+    # Proxies in front of gunicorn that append to X-Forwarded-For (0: use the socket's address).
+    "TRUSTED_PROXY_COUNT": env_int("TRUSTED_PROXY_COUNT", 0, minimum=0),
+    # Promoters (NPS 9–10) are invited to leave a review here; empty: no invitation.
+    "REVIEW_URL": env_str("SURVEY_REVIEW_URL", ""),
+    # Outbound webhooks (aftersales/webhooks.py): private/loopback targets only when explicitly allowed.
+    "WEBHOOKS_ALLOW_PRIVATE": env_bool("WEBHOOKS_ALLOW_PRIVATE", False),
+    "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),
+    "WEBHOOK_LEASE_SECONDS": env_int("WEBHOOK_LEASE_SECONDS", 60, minimum=10),
+    "WEBHOOK_MAX_ATTEMPTS": env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1),
+}
+
+# The REST API (aftersales/api/): per-user tokens, the same row scoping as the pages.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "aftersales.api.filters.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Aftersales API",
+    "DESCRIPTION": "Customers, purchases, check-ups, survey answers and risk flags, scoped to the token's user.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"WebhookEventEnum": "aftersales.models.WebhookEvent"},
 }
 
 LOGGING = {

@@ -91,6 +91,19 @@ class CustomerQuerySet(models.QuerySet):
         low, high = HEALTH_BAND_RANGES[HealthBand(band)]
         return self.filter(health_score__gte=low, health_score__lte=high)
 
+    def mark_health_due(self) -> int:
+        """Ask the health sweep to recompute these customers: call it from every write that changes a signal.
+
+        Always the current time, never "only if not due yet": the sweep writes
+        its result only if ``health_due_at`` is still the value it read, so a
+        change made while it computed keeps the customer due (customers.health).
+        """
+        return self.update(health_due_at=timezone.now())
+
+
+# Customer has a field called ``timezone``, which hides the module inside its class body.
+_now = timezone.now
+
 
 class Customer(models.Model):
     name = models.CharField(max_length=200)
@@ -118,6 +131,10 @@ class Customer(models.Model):
     health_score = models.PositiveSmallIntegerField(null=True, blank=True)
     health_explanation = models.JSONField(default=list, blank=True)
     health_updated_at = models.DateTimeField(null=True, blank=True)
+    # When the health score must be recomputed: now, set by the writes that
+    # change a signal (Customer.objects.mark_health_due), or the next moment a
+    # signal moves with time alone (quiet date near, a check-up falls due).
+    health_due_at = models.DateTimeField(null=True, blank=True, default=_now)
     external_ref = models.CharField(max_length=100, unique=True, null=True, blank=True)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -140,6 +157,10 @@ class Customer(models.Model):
             # Gone-quiet sweep (issue: background jobs): customers whose quiet_after has passed.
             models.Index(
                 fields=["quiet_after"], name="customer_quiet_sweep_idx", condition=Q(quiet_after__isnull=False)
+            ),
+            # Health sweep (customers.health): customers whose score must be recomputed.
+            models.Index(
+                fields=["health_due_at"], name="customer_health_due_idx", condition=Q(health_due_at__isnull=False)
             ),
             # At-risk dashboard: customers by health score, per owner.
             models.Index(fields=["health_score", "owner"], name="customer_health_idx"),
@@ -276,6 +297,12 @@ class RiskFlag(models.Model):
             # At-risk dashboard and My day: open flags by reason, newest first.
             models.Index(
                 fields=["reason", "-raised_at"], name="riskflag_open_idx", condition=Q(resolved_at__isnull=True)
+            ),
+            # Owner notification pass of the sweeps (customers.sweeps): open flags nobody was told about.
+            models.Index(
+                fields=["reason", "id"],
+                name="riskflag_notify_idx",
+                condition=Q(resolved_at__isnull=True, owner_notified_at__isnull=True),
             ),
         ]
 

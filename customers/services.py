@@ -7,8 +7,11 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from aftersales.models import WebhookEvent
+from aftersales.webhooks import webhook_emit
 from touchpoints.careplan import careplan_send
 from touchpoints.planning import touchpoints_schedule
 
@@ -72,8 +75,32 @@ def purchase_record(
         return existing, False
 
     touchpoints_schedule(purchase=purchase, created_by=recorded_by)
+    # The contact clock starts with the first sale (a customer never reached must still go quiet), and
+    # the new check-ups and renewal date are signals of the health score (customers/health.py).
+    Customer.objects.filter(pk=customer.pk, quiet_after__isnull=True).update(
+        quiet_after=customer.quiet_after_from(timezone.now())
+    )
+    Customer.objects.filter(pk=customer.pk).mark_health_due()
     careplan_send(customer=customer, purchase=purchase)
+    webhook_emit(event=WebhookEvent.PURCHASE_RECORDED, payload=purchase_event_payload(purchase))
     return purchase, True
+
+
+def purchase_event_payload(purchase: Purchase) -> dict:
+    """What a ``purchase.recorded`` webhook tells the receiver."""
+    customer = purchase.customer
+    return {
+        "purchase": {
+            "id": purchase.pk,
+            "external_ref": purchase.external_ref,
+            "product": purchase.product.sku,
+            "ordered_at": purchase.ordered_at,
+            "delivered_at": purchase.delivered_at,
+            "amount": str(purchase.amount),
+            "currency": purchase.currency,
+        },
+        "customer": {"id": customer.pk, "external_ref": customer.external_ref, "name": customer.name},
+    }
 
 
 def _existing(external_ref: str, customer: Customer) -> Purchase | None:
@@ -81,3 +108,41 @@ def _existing(external_ref: str, customer: Customer) -> Purchase | None:
     if existing is not None and existing.customer_id != customer.pk:
         raise ValidationError({"external_ref": _("This order reference is already recorded for another customer.")})
     return existing
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    owner,
+    name: str,
+    company: str = "",
+    email: str = "",
+    phone: str = "",
+    language: str = "en",
+    timezone: str = "UTC",
+    external_ref: str | None = None,
+) -> tuple[Customer, bool]:
+    """Create a customer owned by ``owner``; idempotent by ``external_ref`` like ``purchase_record``.
+
+    The same reference again returns the customer already on file (``created=False``), so a shop can
+    push "customer, then sale" on every order. Raises ValidationError for data the model refuses.
+    """
+    external_ref = (external_ref or "").strip() or None
+    if external_ref is not None:
+        existing = Customer.objects.filter(external_ref=external_ref).first()
+        if existing is not None:
+            return existing, False
+    customer = Customer(
+        owner=owner, name=name, company=company, email=email, phone=phone, language=language,
+        timezone=timezone, external_ref=external_ref,
+    )  # fmt: skip
+    customer.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError:
+        existing = Customer.objects.filter(external_ref=external_ref).first() if external_ref else None
+        if existing is None:
+            raise
+        return existing, False
+    return customer, True

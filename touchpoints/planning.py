@@ -97,9 +97,48 @@ def touchpoints_schedule(*, purchase, created_by=None) -> list[TouchPoint]:
     constraint on (purchase, plan_step) stops a second run from doubling
     the plan's check-ups even so.
     """
-    customer = purchase.customer
     plan = purchase_plan(purchase)
     steps = list(plan.steps.order_by("position")) if plan else []
+    rows = _touchpoints_for(purchase, plan, steps, created_by, local_today(purchase.customer.timezone))
+    return TouchPoint.objects.bulk_create(rows)
+
+
+def touchpoints_schedule_bulk(*, purchases: Sequence, created_by=None) -> int:
+    """``touchpoints_schedule`` for many new purchases at once (the spreadsheet import); returns the count.
+
+    The same rules, row for row — the rows come from the same functions —
+    but plans and their steps are read once, not per purchase, and the rows
+    go in with COPY on PostgreSQL (aftersales/bulkcopy.py). Each purchase
+    needs ``customer`` and ``product`` loaded and a primary key. Call inside
+    the transaction that created them.
+    """
+    from aftersales.bulkcopy import bulk_insert
+
+    plan_ids = {purchase.plan_id or purchase.product.default_plan_id for purchase in purchases} - {None}
+    plans = {plan.pk: plan for plan in CheckupPlan.objects.filter(pk__in=plan_ids).prefetch_related("steps")}
+    steps = {pk: sorted(plan.steps.all(), key=lambda step: step.position) for pk, plan in plans.items()}
+    todays: dict[str, dt.date] = {}
+    rows: list[dict] = []
+    for purchase in purchases:
+        plan = plans.get(purchase.plan_id or purchase.product.default_plan_id)
+        plan = plan if plan is not None and plan.active else None
+        tz_name = purchase.customer.timezone
+        if tz_name not in todays:
+            todays[tz_name] = local_today(tz_name)
+        plan_steps = steps.get(plan.pk, []) if plan else []
+        rows += _touchpoint_rows(purchase, plan, plan_steps, created_by, todays[tz_name])
+    return bulk_insert(TouchPoint, rows)
+
+
+def _touchpoints_for(purchase, plan, steps, created_by, today: dt.date) -> list[TouchPoint]:
+    rows = [TouchPoint(**fields) for fields in _touchpoint_rows(purchase, plan, steps, created_by, today)]
+    for row in rows:  # callers read these without another query
+        row.customer, row.purchase = purchase.customer, purchase
+    return rows
+
+
+def _touchpoint_rows(purchase, plan, steps, created_by, today: dt.date) -> list[dict]:
+    """The check-ups of one purchase as field values, soonest first: the one place the rules live."""
     checkups = planned_checkups(
         steps=steps,
         start=purchase.plan_start,
@@ -107,28 +146,28 @@ def touchpoints_schedule(*, purchase, created_by=None) -> list[TouchPoint]:
         offsets=renewal_offsets(plan),
         # Without a plan the renewal calls still avoid weekends, like the model's default.
         skip_weekends=plan.skip_weekends if plan else True,
-        today=local_today(customer.timezone),
+        today=today,
     )
     rows = [_touchpoint(purchase, checkup, created_by) for checkup in checkups]
-    rows.sort(key=lambda row: row.due_at)
-    return TouchPoint.objects.bulk_create(rows)
+    rows.sort(key=lambda row: row["due_at"])
+    return rows
 
 
-def _touchpoint(purchase, checkup: PlannedCheckup, created_by) -> TouchPoint:
+def _touchpoint(purchase, checkup: PlannedCheckup, created_by) -> dict:
     customer = purchase.customer
     fields = {
-        "customer": customer,
-        "purchase": purchase,
+        "customer_id": customer.pk,
+        "purchase_id": purchase.pk,
         "assignee_id": customer.owner_id,
         "kind": checkup.kind,
         "due_at": scheduling.due_at(checkup.day, customer.timezone),
-        "created_by": created_by,
+        "created_by_id": created_by.pk if created_by is not None else None,
     }
     if checkup.step is not None:
         step = checkup.step
         # Copied, not referenced: editing the plan later must not rewrite history.
         fields |= {
-            "plan_step": step,
+            "plan_step_id": step.pk,
             "channel": step.channel,
             "objective": step.objective,
             "survey_follows": step.survey_follows,
@@ -142,7 +181,7 @@ def _touchpoint(purchase, checkup: PlannedCheckup, created_by) -> TouchPoint:
                 f"how is {purchase.product.name} working for them, and do they mean to renew?"
             ),
         }
-    return TouchPoint(**fields)
+    return fields
 
 
 # --- Editing plans -------------------------------------------------------------
