@@ -11,13 +11,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.db import models
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
-from .models import MailboxMessage, OutboxEmail, UserProfile
+from .models import IdempotentRequest, ImportJob, MailboxMessage, OutboxEmail, UserProfile, Webhook, WebhookDelivery
 
 
 class DeliveryFilter(admin.SimpleListFilter):
@@ -121,3 +122,67 @@ admin.site.unregister(User)
 @admin.register(User)
 class AftersalesUserAdmin(UserAdmin):
     inlines = [*UserAdmin.inlines, UserProfileInline]
+
+
+# --- Webhooks, API idempotency and imports (written by services; staff read them) -------------
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    """Endpoints are registered with ``webhook_register`` (API or here); the secret is shown for receivers."""
+
+    list_display = ("url", "events", "active", "created_at")
+    list_filter = ("active",)
+    search_fields = ("url", "description")
+    readonly_fields = ("secret", "created_by", "created_at")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def save_model(self, request, obj, form, change) -> None:
+        # The same URL rule as the API: no private or loopback targets unless the setting allows them.
+        from django.core.exceptions import ValidationError
+
+        from .webhooks import webhook_url_errors
+
+        problem = webhook_url_errors(obj.url)
+        if problem:
+            raise ValidationError(problem)
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log: every event sent to an endpoint, its attempts and the last answer."""
+
+    list_display = ("event", "webhook", "status", "attempts", "last_status", "created_at", "delivered_at")
+    list_filter = ("event",)
+    list_select_related = ("webhook",)
+    search_fields = ("=delivery_id", "webhook__url", "last_error")
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ("filename", "status", "total_rows", "created_by", "created_at", "finished_at")
+    list_filter = ("status",)
+    list_select_related = ("created_by",)
+    search_fields = ("filename",)
+    readonly_fields = [field.name for field in ImportJob._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(IdempotentRequest)
+class IdempotentRequestAdmin(admin.ModelAdmin):
+    list_display = ("key", "user", "status_code", "created_at")
+    list_select_related = ("user",)
+    search_fields = ("key",)
+    readonly_fields = [field.name for field in IdempotentRequest._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

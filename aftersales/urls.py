@@ -18,5 +18,6 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("", include("touchpoints.urls")),
     path("feedback/", include("feedback.urls")),
+    path("api/", include("aftersales.api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,187 @@
+"""What the API shows and accepts. Writes go through the services; serializers only shape data."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from aftersales.models import Webhook, WebhookDelivery, WebhookEvent
+from customers.models import Customer, Product, Purchase, RiskFlag
+from feedback.models import SurveyResponse
+from touchpoints.models import CheckupPlan, TouchPoint
+
+from .filters import MAX_ID
+
+
+class IdField(serializers.PrimaryKeyRelatedField):
+    """A related id; one too large for the database is simply an id that does not exist."""
+
+    def to_internal_value(self, data):
+        try:
+            too_large = abs(int(data)) > MAX_ID
+        except (TypeError, ValueError):
+            too_large = False
+        if too_large:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.filter(is_active=True),
+        required=False,
+        help_text="The rep's username. Reps always create their own customers; managers may name a rep.",
+    )
+    health_band = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "external_ref",
+            "name",
+            "company",
+            "email",
+            "phone",
+            "owner",
+            "language",
+            "timezone",
+            "email_opt_out",
+            "health_score",
+            "health_band",
+            "last_contact_at",
+            "quiet_after",
+            "created_at",
+        ]
+        read_only_fields = [
+            "id",
+            "email_opt_out",
+            "health_score",
+            "health_band",
+            "last_contact_at",
+            "quiet_after",
+            "created_at",
+        ]
+        # external_ref uniqueness is customer_create's business: the same reference again is a retry.
+        extra_kwargs = {"external_ref": {"validators": []}}
+
+
+class PurchaseSerializer(serializers.ModelSerializer):
+    product = serializers.SlugRelatedField(slug_field="sku", queryset=Product.objects.all())
+    customer = IdField(queryset=Customer.objects.none())
+    plan = IdField(queryset=CheckupPlan.objects.filter(active=True), required=False)
+    currency = serializers.CharField(default="EUR", help_text="ISO 4217 code, e.g. EUR.")
+    checkups_scheduled = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Purchase
+        fields = [
+            "id",
+            "external_ref",
+            "customer",
+            "product",
+            "plan",
+            "ordered_at",
+            "delivered_at",
+            "amount",
+            "currency",
+            "renewal_date",
+            "checkups_scheduled",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_at", "checkups_scheduled"]
+        # Uniqueness of external_ref is purchase_record's business: the same reference again is a retry.
+        extra_kwargs = {"external_ref": {"validators": []}, "amount": {"min_value": 0}}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            # A rep may record sales only for their own customers; anyone else's id reads as "does not exist".
+            self.fields["customer"].queryset = Customer.objects.owned_by(request.user)
+
+    def get_checkups_scheduled(self, purchase: Purchase) -> int:
+        # One query per purchase: lists are paged (50), and the count is what an ERP wants to see.
+        return purchase.touchpoints.count()
+
+    def validate_currency(self, value: str) -> str:
+        if len(value) != 3 or not value.isalpha():
+            raise serializers.ValidationError("Use a three-letter ISO 4217 code, e.g. EUR.")
+        return value.upper()
+
+    def validate(self, attrs: dict) -> dict:
+        delivered, ordered = attrs.get("delivered_at"), attrs.get("ordered_at")
+        if delivered and ordered and delivered < ordered:
+            raise serializers.ValidationError({"delivered_at": "Delivery cannot be before the order."})
+        return attrs
+
+
+class TouchPointSerializer(serializers.ModelSerializer):
+    assignee = serializers.CharField(source="assignee.username", read_only=True)
+
+    class Meta:
+        model = TouchPoint
+        fields = [
+            "id",
+            "customer",
+            "purchase",
+            "assignee",
+            "kind",
+            "channel",
+            "objective",
+            "due_at",
+            "status",
+            "completed_at",
+            "outcome",
+            "temperature",
+            "notes",
+            "next_step",
+            "problem_reported",
+        ]
+        read_only_fields = fields
+
+
+class SurveyAnswerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SurveyResponse
+        fields = ["id", "customer", "nps", "csat", "would_buy_again", "comment", "problem_reported", "submitted_at"]
+        read_only_fields = fields
+
+
+class RiskFlagSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RiskFlag
+        fields = ["id", "customer", "reason", "detail", "raised_at", "resolved_at", "resolution", "snoozed_until"]
+        read_only_fields = fields
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False)
+
+    class Meta:
+        model = Webhook
+        fields = ["id", "url", "events", "description", "active", "secret", "created_at"]
+        read_only_fields = ["id", "secret", "created_at", "active"]
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "delivery_id",
+            "event",
+            "status",
+            "attempts",
+            "last_status",
+            "last_error",
+            "send_after",
+            "delivered_at",
+            "failed_at",
+            "created_at",
+            "payload",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,403 @@
+"""The REST API: a rep's token reaches exactly what the rep's pages show, and sales are recorded once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from aftersales.models import IdempotentRequest, Webhook
+from customers.models import Purchase
+from tests.factories import (
+    CheckupPlanFactory,
+    CustomerFactory,
+    PlanStepFactory,
+    ProductFactory,
+    PurchaseFactory,
+    RiskFlagFactory,
+    SurveyResponseFactory,
+    TouchPointFactory,
+)
+from touchpoints.models import TouchPoint
+
+SENTINEL = "Zebulon-Bobsecret"
+
+
+def _client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client
+
+
+@pytest.fixture
+def product(db):
+    plan = CheckupPlanFactory()
+    PlanStepFactory(plan=plan, position=1, offset_days=3)
+    PlanStepFactory(plan=plan, position=2, offset_days=30)
+    return ProductFactory(sku="BOILER-1", default_plan=plan)
+
+
+@pytest.fixture
+def bobs(bob, product):
+    """Bob's customer with one of everything the API lists."""
+    customer = CustomerFactory(owner=bob, name=f"{SENTINEL} customer", external_ref="BOB-1")
+    return {
+        "customer": customer,
+        "purchase": PurchaseFactory(customer=customer, product=product, external_ref="BOB-ORDER"),
+        "touchpoint": TouchPointFactory(customer=customer, objective=f"{SENTINEL} objective"),
+        "surveyanswer": SurveyResponseFactory(invitation__customer=customer, comment=f"{SENTINEL} comment"),
+        "riskflag": RiskFlagFactory(customer=customer, detail=f"{SENTINEL} flag"),
+    }
+
+
+def _sale(customer, **overrides) -> dict:
+    return {
+        "customer": customer.pk,
+        "product": "BOILER-1",
+        "ordered_at": dt.date.today().isoformat(),
+        "amount": "1200.00",
+        "currency": "eur",
+        "external_ref": "SHOP-1001",
+    } | overrides
+
+
+# --- Authentication and scoping --------------------------------------------------------------
+
+
+def test_without_a_token_the_api_answers_401(db):
+    assert APIClient().get("/api/customers/").status_code == 401
+
+
+def test_a_token_is_obtained_with_the_users_password(alice):
+    alice.set_password("s3cret-pass")
+    alice.save()
+
+    response = APIClient().post(reverse("api:token"), {"username": "alice", "password": "s3cret-pass"})
+
+    assert response.status_code == 200
+    assert response.json()["token"] == Token.objects.get(user=alice).key
+
+
+@pytest.mark.parametrize("kind", ["customer", "purchase", "touchpoint", "surveyanswer", "riskflag"])
+def test_a_reps_token_cannot_reach_another_reps_objects(alice, bobs, kind):
+    client = _client(alice)
+    mine = CustomerFactory(owner=alice, name="Alice's own")
+
+    detail = client.get(reverse(f"api:{kind}-detail", args=[bobs[kind].pk]))
+    listing = client.get(reverse(f"api:{kind}-list"))
+    by_customer = client.get(reverse(f"api:{kind}-list"), {"customer": bobs["customer"].pk})
+
+    assert detail.status_code == 404
+    assert listing.status_code == 200 and SENTINEL not in listing.content.decode()
+    if kind == "customer":
+        assert [row["name"] for row in listing.json()["results"]] == [mine.name]
+    else:
+        assert by_customer.json()["count"] == 0
+
+
+@pytest.mark.parametrize("kind", ["customer", "purchase", "touchpoint", "surveyanswer", "riskflag"])
+def test_a_managers_token_sees_every_reps_objects(mary, bobs, kind):
+    response = _client(mary).get(reverse(f"api:{kind}-detail", args=[bobs[kind].pk]))
+
+    assert response.status_code == 200
+
+
+def test_a_rep_cannot_write_through_read_only_endpoints(alice, bobs):
+    client = _client(alice)
+    mine = CustomerFactory(owner=alice)
+
+    assert client.patch(f"/api/customers/{mine.pk}/", {"name": "x"}).status_code == 405
+    assert client.delete(f"/api/touchpoints/{bobs['touchpoint'].pk}/").status_code in (404, 405)
+
+
+# --- Creating customers --------------------------------------------------------------------
+
+
+def test_a_rep_creates_a_customer_owned_by_themselves_and_a_retry_does_not_duplicate(alice, bob):
+    client = _client(alice)
+    body = {"name": "Ana Ruiz", "external_ref": "SHOP-C-1", "language": "es", "timezone": "Europe/Madrid"}
+
+    first = client.post("/api/customers/", body | {"owner": "bob"}, format="json")
+    again = client.post("/api/customers/", body, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["owner"] == "alice"
+    assert again.json()["id"] == first.json()["id"]
+
+
+def test_a_manager_creates_a_customer_for_a_rep(mary, alice):
+    response = _client(mary).post("/api/customers/", {"name": "Ana", "owner": "alice"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["owner"] == "alice"
+
+
+def test_another_reps_customer_reference_is_refused_without_showing_it(alice, bobs):
+    response = _client(alice).post("/api/customers/", {"name": "X", "external_ref": "BOB-1"}, format="json")
+
+    assert response.status_code == 400
+    assert SENTINEL not in response.content.decode()
+    assert list(response.json()) == ["external_ref"]
+
+
+def test_a_customer_with_bad_fields_gets_a_400_per_field(alice):
+    body = {"name": "", "email": "x@", "timezone": "Mars/Olympus", "language": "fr"}
+
+    response = _client(alice).post("/api/customers/", body, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"name", "email", "timezone", "language"}
+
+
+# --- Recording a sale ------------------------------------------------------------------------
+
+
+def test_a_sale_posted_with_a_reps_token_is_recorded_and_scheduled(alice, product):
+    customer = CustomerFactory(owner=alice)
+
+    response = _client(alice).post("/api/purchases/", _sale(customer), format="json")
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["external_ref"], body["currency"], body["checkups_scheduled"]) == ("SHOP-1001", "EUR", 2)
+    purchase = Purchase.objects.get(pk=body["id"])
+    assert purchase.customer == customer
+    assert TouchPoint.objects.filter(purchase=purchase, assignee=alice).count() == 2
+
+
+def test_a_rep_cannot_record_a_sale_for_another_reps_customer(alice, bobs):
+    response = _client(alice).post("/api/purchases/", _sale(bobs["customer"]), format="json")
+
+    assert response.status_code == 400
+    assert "does not exist" in response.json()["customer"][0]
+    assert Purchase.objects.count() == 1
+
+
+def test_bad_input_gets_a_400_naming_each_field(alice, product):
+    customer = CustomerFactory(owner=alice)
+    sale = _sale(customer, product="NOPE", ordered_at="31/02/2026", amount="-1", currency="euro")
+
+    response = _client(alice).post("/api/purchases/", sale, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"product", "ordered_at", "amount", "currency"}
+    assert response.json()["currency"] == ["Use a three-letter ISO 4217 code, e.g. EUR."]
+
+
+def test_delivery_before_the_order_is_refused_on_its_field(alice, product):
+    sale = _sale(CustomerFactory(owner=alice), ordered_at="2026-03-10", delivered_at="2026-03-01")
+
+    response = _client(alice).post("/api/purchases/", sale, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"delivered_at": ["Delivery cannot be before the order."]}
+
+
+def test_the_same_idempotency_key_records_the_sale_once_and_replays_the_answer(alice, product):
+    client = _client(alice)
+    sale = _sale(CustomerFactory(owner=alice), external_ref=None)
+
+    first = client.post("/api/purchases/", sale, format="json", HTTP_IDEMPOTENCY_KEY="key-1")
+    again = client.post("/api/purchases/", sale, format="json", HTTP_IDEMPOTENCY_KEY="key-1")
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert Purchase.objects.count() == 1
+    assert TouchPoint.objects.count() == 2
+
+
+def test_a_key_reused_for_a_different_request_is_a_422(alice, product):
+    client = _client(alice)
+    customer = CustomerFactory(owner=alice)
+    client.post("/api/purchases/", _sale(customer), format="json", HTTP_IDEMPOTENCY_KEY="key-1")
+
+    other = client.post(
+        "/api/purchases/", _sale(customer, external_ref="SHOP-2"), format="json", HTTP_IDEMPOTENCY_KEY="key-1"
+    )
+
+    assert other.status_code == 422
+    assert "different request" in other.json()["Idempotency-Key"][0]
+    assert Purchase.objects.count() == 1
+
+
+def test_idempotency_keys_belong_to_one_user(alice, bob, product):
+    _client(alice).post("/api/purchases/", _sale(CustomerFactory(owner=alice)), format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    response = _client(bob).post(
+        "/api/purchases/",
+        _sale(CustomerFactory(owner=bob), external_ref="B-1"),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k",
+    )
+
+    assert response.status_code == 201
+    assert IdempotentRequest.objects.count() == 2
+
+
+def test_a_failed_request_does_not_burn_its_key(alice, product):
+    client = _client(alice)
+    customer = CustomerFactory(owner=alice)
+    client.post("/api/purchases/", _sale(customer, product="NOPE"), format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    fixed = client.post("/api/purchases/", _sale(customer), format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert fixed.status_code == 201
+
+
+def test_the_same_order_reference_again_is_a_200_and_nothing_twice(alice, product):
+    client = _client(alice)
+    sale = _sale(CustomerFactory(owner=alice))
+    first = client.post("/api/purchases/", sale, format="json")
+
+    again = client.post("/api/purchases/", sale, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert TouchPoint.objects.count() == 2
+
+
+# --- Lists -----------------------------------------------------------------------------------
+
+
+def test_lists_are_paginated(alice):
+    for n in range(5):
+        CustomerFactory(owner=alice, name=f"Customer {n}")
+
+    page = _client(alice).get("/api/customers/", {"page_size": 2, "page": 2}).json()
+
+    assert page["count"] == 5
+    assert [row["name"] for row in page["results"]] == ["Customer 2", "Customer 3"]
+    assert page["next"].endswith("/api/customers/?page=3&page_size=2")
+
+
+def test_filters_narrow_the_lists(alice, product):
+    customer = CustomerFactory(owner=alice, external_ref="ERP-7", name="Wanted")
+    CustomerFactory(owner=alice, name="Other")
+    RiskFlagFactory(customer=customer, reason="detractor")
+    RiskFlagFactory(customer=customer, reason="gone_quiet", resolved_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    client = _client(alice)
+
+    by_ref = client.get("/api/customers/", {"external_ref": "ERP-7"}).json()
+    open_flags = client.get("/api/flags/", {"open": "true"}).json()
+
+    assert [row["name"] for row in by_ref["results"]] == ["Wanted"]
+    assert [row["reason"] for row in open_flags["results"]] == ["detractor"]
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "field"),
+    [
+        ("/api/purchases/", {"customer": "abc"}, "customer"),
+        ("/api/touchpoints/", {"due_before": "tomorrow"}, "due_before"),
+        ("/api/touchpoints/", {"status": "lost"}, "status"),
+        ("/api/flags/", {"open": "maybe"}, "open"),
+        ("/api/customers/", {"band": "purple"}, "band"),
+    ],
+)
+def test_a_bad_filter_is_a_400_naming_the_parameter(alice, url, params, field):
+    response = _client(alice).get(url, params)
+
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+
+
+def test_listing_customers_costs_a_fixed_number_of_queries(alice, django_assert_max_num_queries):
+    for _ in range(20):
+        CustomerFactory(owner=alice)
+    client = _client(alice)
+
+    with django_assert_max_num_queries(5):
+        assert len(client.get("/api/customers/").json()["results"]) == 20
+
+
+# --- Webhook registration --------------------------------------------------------------------
+
+
+def test_only_managers_register_webhooks(alice, mary, settings):
+    settings.AFTERSALES = {**settings.AFTERSALES, "WEBHOOKS_ALLOW_PRIVATE": False}
+    hook = {"url": "http://127.0.0.1:9/hook", "events": ["customer.flagged"]}
+
+    assert _client(alice).post("/api/webhooks/", hook, format="json").status_code == 403
+    refused = _client(mary).post("/api/webhooks/", hook, format="json")
+
+    assert refused.status_code == 400
+    assert "private or loopback" in refused.json()["url"][0]
+    assert not Webhook.objects.exists()
+
+
+def test_a_manager_registers_a_webhook_and_reads_its_log(mary, settings):
+    settings.AFTERSALES = {**settings.AFTERSALES, "WEBHOOKS_ALLOW_PRIVATE": True}
+    client = _client(mary)
+
+    created = client.post(
+        "/api/webhooks/", {"url": "http://127.0.0.1:9/h", "events": ["purchase.recorded"]}, format="json"
+    )
+    log = client.get(f"/api/webhooks/{created.json()['id']}/deliveries/")
+
+    assert created.status_code == 201
+    assert created.json()["secret"].startswith("whsec_")
+    assert log.status_code == 200 and log.json()["count"] == 0
+
+
+# --- Schema and docs -------------------------------------------------------------------------
+
+
+def test_the_openapi_schema_describes_the_endpoints(db):
+    response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert {"/api/customers/", "/api/purchases/", "/api/touchpoints/", "/api/survey-answers/", "/api/flags/"} <= set(
+        paths
+    )
+    assert any(param["name"] == "Idempotency-Key" for param in paths["/api/purchases/"]["post"]["parameters"])
+
+
+@pytest.mark.parametrize("name", ["api:docs", "api:redoc"])
+def test_the_docs_pages_load_their_scripts_locally(db, name):
+    html = APIClient().get(reverse(name)).content.decode()
+
+    assert "/static/drf_spectacular_sidecar/" in html
+    assert "cdn" not in html.lower()
+
+
+# --- Schemathesis: generated requests against the live schema find no server error --------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_schemathesis_finds_no_server_errors(alice, bobs, settings):
+    import schemathesis
+    from django.core.wsgi import get_wsgi_application
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hypothesis_settings
+
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.DEBUG_PROPAGATE_EXCEPTIONS = False
+    app = get_wsgi_application()
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", app)
+    headers = {"Authorization": f"Token {Token.objects.get_or_create(user=alice)[0].key}"}
+    failures, statuses = [], set()
+
+    def fuzz(operation) -> None:
+        @given(case=operation.as_strategy())
+        @hypothesis_settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        def check(case):
+            response = case.call(headers=headers)
+            statuses.add(response.status_code)
+            if response.status_code >= 500:
+                failures.append(f"{operation.method.upper()} {operation.path}: {response.status_code}")
+
+        check()
+
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for operation in operations:
+        fuzz(operation)
+
+    assert len(operations) >= 12
+    # The requests really ran: some succeeded, some were refused with a 4xx.
+    assert 200 in statuses and statuses & {400, 404}
+    assert failures == []
