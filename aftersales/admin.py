@@ -18,7 +18,17 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
-from .models import IdempotentRequest, ImportJob, MailboxMessage, OutboxEmail, UserProfile, Webhook, WebhookDelivery
+from .models import (
+    AuditEvent,
+    EmailSuppression,
+    IdempotentRequest,
+    ImportJob,
+    MailboxMessage,
+    OutboxEmail,
+    UserProfile,
+    Webhook,
+    WebhookDelivery,
+)
 
 
 class DeliveryFilter(admin.SimpleListFilter):
@@ -183,6 +193,38 @@ class IdempotentRequestAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     search_fields = ("key",)
     readonly_fields = [field.name for field in IdempotentRequest._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The trail is evidence: it can be read and searched here, never written or edited."""
+
+    list_display = ("created_at", "actor", "action", "object_type", "object_id", "customer")
+    list_filter = ("action", "object_type")
+    list_select_related = ("actor", "customer")
+    search_fields = ("object_type", "customer__name", "actor__username")
+    readonly_fields = [field.name for field in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # an erasure event is also what keeps an erased customer's old links dead
+
+
+@admin.register(EmailSuppression)
+class EmailSuppressionAdmin(admin.ModelAdmin):
+    """Hashed addresses of erased customers; search with the sha256 of the lowercased address."""
+
+    list_display = ("email_hash", "reason", "created_at")
+    search_fields = ("=email_hash", "reason")
+    readonly_fields = [field.name for field in EmailSuppression._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False

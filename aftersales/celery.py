@@ -37,4 +37,6 @@ app.conf.beat_schedule = {
     "survey-reminders-send": {"task": "feedback.tasks.survey_reminders_send_task", "schedule": 900.0},
     # Like outbox-sweep, for webhook deliveries (aftersales/webhooks.py).
     "webhook-sweep": {"task": "aftersales.tasks.webhook_sweep_task", "schedule": 60.0},
+    # Managers' dashboard (aftersales/dashboard/rollups.py; command dashboard_refresh): the page shows "as of".
+    "dashboard-refresh": {"task": "aftersales.dashboard.tasks.dashboard_refresh_task", "schedule": 300.0},
 }

@@ -28,3 +28,12 @@ def my_day_counts(request) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     return {"nav_counts": SimpleLazyObject(lambda: due_counts(user, Day.of(timezone.now(), user_timezone(request))))}
+
+
+def csp_nonce(request) -> dict:
+    """``csp_nonce`` for templates: django-htmx's {% htmx_script %} and any inline <script nonce>.
+
+    django-csp adds the nonce to the header only when something reads it, so pages
+    without inline scripts keep a nonce-free policy.
+    """
+    return {"csp_nonce": getattr(request, "csp_nonce", "")}

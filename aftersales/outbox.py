@@ -34,6 +34,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .audit import email_suppressed
 from .models import OutboxEmail
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ RETRY_CAP = timedelta(hours=6)
 SWEEP_MAX_CONSECUTIVE_FAILURES = 3
 # Outcomes of one delivery attempt.
 SENT, SKIPPED, FAILED = "sent", "skipped", "failed"
+SUPPRESSED_ERROR = "Suppressed: this address belonged to an erased customer and is never mailed again."
 
 
 def outbox_enqueue(
@@ -69,11 +71,16 @@ def outbox_enqueue(
     unique, so a second enqueue with the same id raises ``IntegrityError``.
     Jobs that send "once per day" use it as their record of having sent.
 
+    A recipient on the suppression list (an erased customer's address,
+    aftersales/audit.py) gets nothing: the row is written already failed, with
+    the reason, so the caller's flow is unchanged and the timeline shows why.
+
     If the transaction rolls back, the row disappears and nothing is queued.
     Mail scheduled for later (``send_after`` in the future) is not queued at
     all: the sweep picks it up when it is due, which avoids Celery ETA tasks
     (held in worker memory, redelivered by Redis after the visibility timeout).
     """
+    suppressed = email_suppressed(to)
     email = OutboxEmail.objects.create(
         to=to,
         subject=subject,
@@ -86,8 +93,9 @@ def outbox_enqueue(
         reply_to=reply_to,
         send_after=send_after or timezone.now(),
         **({"message_id": message_id} if message_id else {}),
+        **({"failed_at": timezone.now(), "last_error": SUPPRESSED_ERROR} if suppressed else {}),
     )
-    if email.send_after <= timezone.now():
+    if not suppressed and email.send_after <= timezone.now():
         # robust=True: if the broker is down at commit time, the change that
         # caused the mail must still succeed; the row is committed and the
         # sweep delivers it later.

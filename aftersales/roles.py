@@ -17,6 +17,8 @@ MANAGER_MODELS = {
     "touchpoints": ["checkupplan", "planstep", "touchpoint"],
     "feedback": ["survey", "surveyinvitation", "surveyresponse"],
     "aftersales": ["outboxemail"],
+    # Locked-out logins (django-axes): deleting an access attempt in the admin unlocks the account.
+    "axes": ["accessattempt"],
 }
 REP_PERMISSIONS = {
     "customers": {

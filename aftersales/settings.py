@@ -9,8 +9,10 @@ dev mailbox kept in the database.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_db, env_email, env_int, env_list, env_str
@@ -60,14 +62,18 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc served as static files, no CDN
+    "axes",  # login lockout (aftersales/security.py)
+    "csp",  # Content-Security-Policy header (CONTENT_SECURITY_POLICY below)
     "aftersales",
     "customers",
     "touchpoints",
     "feedback",
+    "aftersales.dashboard",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -77,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "aftersales.urls"
@@ -94,6 +102,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "aftersales.context_processors.roles",
                 "aftersales.context_processors.my_day_counts",
+                "aftersales.context_processors.csp_nonce",
             ],
         },
     },
@@ -125,7 +134,28 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Sessions end after SESSION_COOKIE_AGE (a working day) and when the browser closes. No sliding
+# idle timeout: it would need SESSION_SAVE_EVERY_REQUEST, a database write on every page view.
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12, minimum=300)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
+# django-axes locks the *account* (not the IP: a whole office shares one) after AXES_FAILURE_LIMIT
+# wrong passwords in a row; it unlocks by itself after AXES_COOLOFF_MINUTES, or at once when a
+# manager deletes its "access attempt" in the admin or runs `manage.py axes_reset_username NAME`.
+AUTHENTICATION_BACKENDS = [
+    "aftersales.security.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 60, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 wants the IP in the lockout too; we lock accounts on purpose: a sales office behind one
+# NAT address (or a proxy count set wrong) would otherwise lock every colleague out together.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The same client address as the public rate limits (only trusted proxies' X-Forwarded-For).
+AXES_CLIENT_IP_CALLABLE = "aftersales.security.lockout_client_ip"
+AXES_VERBOSE = False
 
 # --- I18N ---------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -234,14 +264,45 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Production runs behind a TLS-terminating proxy (README): it sets X-Forwarded-Proto, Django
+# redirects plain HTTP, cookies are HTTPS-only and browsers remember HTTPS (HSTS) for a year.
+# `manage.py check --deploy --fail-level WARNING` is clean with DEBUG=false and this on (.ci/run).
 if env_bool("BEHIND_HTTPS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
+    # /healthz is probed over plain HTTP by the load balancer and the container runtime.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Content-Security-Policy (django-csp 4): scripts only from our own static files, plus a
+# per-request nonce for any inline script (context variable ``csp_nonce``, read by django-htmx's
+# {% htmx_script %}). htmx runs without eval and without injecting its indicator <style>
+# (templates/base.html's htmx-config meta tag). Style *elements* are ours only; style
+# *attributes* stay allowed because the care-plan and survey pages share their markup with
+# the emails, which need inline styles for mail clients (and a few pages size bars and legend
+# swatches from data): an attribute can restyle a page but cannot run script. The dev mailbox's HTML view sends its
+# own stricter policy (aftersales/mailbox_views.py), which the middleware leaves alone.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'"],
+        "style-src-elem": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- Domain defaults (DESIGN.md numbers; all overridable) -----------------------
 AFTERSALES = {
@@ -308,7 +369,19 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "aftersales.api.filters.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": [],
+    # Per user (token or session) and, for the token endpoint, per client IP; counted in the
+    # default cache, so CACHE_URL=redis://… shares the counts between gunicorn workers.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("API_RATE_ANON", "30/minute"),
+        "user": env_str("API_RATE_USER", "600/minute"),
+    },
+    # The client IP for "anon": as the public rate limits see it. DRF's default (None) would
+    # trust the whole X-Forwarded-For header, so a client could pick a new "IP" per request.
+    "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0, minimum=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Aftersales API",
@@ -327,5 +400,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes logs every login at INFO; failures and lockouts are WARNING.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

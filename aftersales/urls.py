@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from customers import risk_views
+
 from . import views
 
 urlpatterns = [
@@ -16,6 +18,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("dev/mailbox/", include("aftersales.mailbox_urls")),
     path("customers/", include("customers.urls")),
+    path("risk/", include("customers.risk_urls")),
+    path("reps/<int:rep_pk>/scorecard/", risk_views.rep_scorecard_view, name="rep_scorecard"),
     path("", include("touchpoints.urls")),
     path("feedback/", include("feedback.urls")),
     path("api/", include("aftersales.api.urls")),

@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from .models import Customer, HealthBand, Product, Purchase, RiskFlag
+from .models import Customer, HealthBand, HealthSnapshot, HealthWeights, Product, Purchase, RiskFlag
 
 
 class HealthBandFilter(admin.SimpleListFilter):
@@ -166,4 +166,33 @@ class RiskFlagAdmin(admin.ModelAdmin):
     autocomplete_fields = ["customer", "resolved_by"]
     readonly_fields = ["owner_notified_at"]
     date_hierarchy = "raised_at"
+    show_full_result_count = False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written only by services (the weights page, the health sweep): the admin shows, never edits."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(HealthWeights)
+class HealthWeightsAdmin(ReadOnlyAdmin):
+    """Changed at /risk/weights/ so every customer is marked due for a rescore (customers.risk_services)."""
+
+    list_display = ["__str__", "updated_at", "updated_by"]
+    search_fields = ["updated_by__username"]
+    list_select_related = ["updated_by"]
+
+
+@admin.register(HealthSnapshot)
+class HealthSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["customer", "taken_on", "score"]
+    list_select_related = ["customer"]
+    search_fields = ["customer__name", "customer__email"]
+    autocomplete_fields = ["customer"]
+    date_hierarchy = "taken_on"
     show_full_result_count = False

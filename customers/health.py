@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from touchpoints.models import Status, TouchPoint
 
-from .models import Customer, FlagReason, Purchase, RiskFlag
+from .models import Customer, FlagReason, HealthSnapshot, HealthWeights, Purchase, RiskFlag
 
 # Missed check-ups count against the score for this long.
 MISSED_LOOKBACK = dt.timedelta(days=180)
@@ -61,6 +61,7 @@ class Signals:
 
 def health_score(signals: Signals, *, now: dt.datetime, weights: dict[str, int] | None = None) -> tuple[int, list]:
     """(score, explanation): the base moved by each signal, clamped to 0–100; every move listed with its reason."""
+    # Pure (no query): the recompute passes the manager's weights, read once per run (health_weights).
     w = {**settings.AFTERSALES["HEALTH_WEIGHTS"], **(weights or {})}
     moves: list[dict] = []
 
@@ -135,6 +136,7 @@ def health_recompute(*, now: dt.datetime | None = None, batch_size: int = 500, l
     the next run), e.g. after a migration made a whole book due at once.
     """
     now = now or timezone.now()
+    weights = health_weights()  # read once per run, not once per customer
     written, seen, last_id = 0, 0, 0
     while limit is None or seen < limit:
         rows = list(
@@ -147,17 +149,38 @@ def health_recompute(*, now: dt.datetime | None = None, batch_size: int = 500, l
         last_id, seen = rows[-1][0], seen + len(rows)
         signals = customer_signals([row[0] for row in rows], now=now)
         with transaction.atomic():
+            scored: dict[int, int] = {}
             for pk, due_at, last_contact_at, quiet_after in rows:
                 found = signals[pk]
                 found.last_contact_at, found.quiet_after = last_contact_at, quiet_after
-                score, explanation = health_score(found, now=now)
-                written += Customer.objects.filter(pk=pk, health_due_at=due_at).update(
+                score, explanation = health_score(found, now=now, weights=weights)
+                if Customer.objects.filter(pk=pk, health_due_at=due_at).update(
                     health_score=score,
                     health_explanation=explanation,
                     health_updated_at=now,
                     health_due_at=health_next_due(found, now=now),
-                )
+                ):
+                    scored[pk] = score
+            written += len(scored)
+            health_snapshot_write(scored, on=now.date())
     return written
+
+
+def health_weights() -> dict[str, int]:
+    """The weights a manager saved (customers.HealthWeights), over the defaults of settings; one query."""
+    saved = HealthWeights.objects.filter(pk=1).values_list("weights", flat=True).first() or {}
+    defaults = settings.AFTERSALES["HEALTH_WEIGHTS"]
+    return {key: int(saved.get(key, value)) for key, value in defaults.items()}
+
+
+def health_snapshot_write(scores: dict[int, int], *, on: dt.date) -> None:
+    """Keep each score as the customer's snapshot of the day (one upsert per batch): the history behind the trend."""
+    HealthSnapshot.objects.bulk_create(
+        [HealthSnapshot(customer_id=pk, score=score, taken_on=on) for pk, score in scores.items()],
+        update_conflicts=True,
+        unique_fields=["customer", "taken_on"],
+        update_fields=["score"],
+    )
 
 
 def customer_signals(ids: list[int], *, now: dt.datetime) -> dict[int, Signals]:

@@ -10,12 +10,26 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from aftersales.models import WebhookEvent
+from aftersales.audit import audit_changes, audit_record, audit_snapshot
+from aftersales.models import AuditAction, WebhookEvent
 from aftersales.webhooks import webhook_emit
 from touchpoints.careplan import careplan_send
 from touchpoints.planning import touchpoints_schedule
 
 from .models import Customer, Product, Purchase
+
+# What the audit trail keeps of a new row (notes and free text stay on the row itself).
+PURCHASE_AUDIT = (
+    "product_id",
+    "plan_id",
+    "ordered_at",
+    "delivered_at",
+    "amount",
+    "currency",
+    "renewal_date",
+    "external_ref",
+)
+CUSTOMER_AUDIT = ("name", "company", "email", "phone", "owner_id", "language", "timezone", "external_ref")
 
 
 @transaction.atomic
@@ -75,6 +89,9 @@ def purchase_record(
         return existing, False
 
     touchpoints_schedule(purchase=purchase, created_by=recorded_by)
+    audit_record(
+        actor=recorded_by, action=AuditAction.CREATED, obj=purchase, changes=_created(purchase, PURCHASE_AUDIT)
+    )
     # The contact clock starts with the first sale (a customer never reached must still go quiet), and
     # the new check-ups and renewal date are signals of the health score (customers/health.py).
     Customer.objects.filter(pk=customer.pk, quiet_after__isnull=True).update(
@@ -121,6 +138,7 @@ def customer_create(
     language: str = "en",
     timezone: str = "UTC",
     external_ref: str | None = None,
+    by=None,
 ) -> tuple[Customer, bool]:
     """Create a customer owned by ``owner``; idempotent by ``external_ref`` like ``purchase_record``.
 
@@ -145,4 +163,10 @@ def customer_create(
         if existing is None:
             raise
         return existing, False
+    audit_record(actor=by, action=AuditAction.CREATED, obj=customer, changes=_created(customer, CUSTOMER_AUDIT))
     return customer, True
+
+
+def _created(obj, fields: tuple[str, ...]) -> dict[str, list]:
+    """The audit ``changes`` of a new row: every audited field from nothing to its value."""
+    return audit_changes({}, audit_snapshot(obj, fields))

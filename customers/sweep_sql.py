@@ -78,7 +78,7 @@ FROM (
     WHERE c.quiet_after <= %(now)s AND c.id BETWEEN %(low)s AND %(high)s
       AND {NOT_FLAGGED.format(customer="c.id")}
 ) q
-WHERE 1 = 1"""  # noqa: S608 (a WHERE before an upsert clause keeps SQLite's parser happy; harmless elsewhere)
+WHERE 1 = 1"""  # noqa: S608 (a WHERE before an upsert clause keeps SQLite's parser happy; harmless elsewhere)  # nosec B608
     return INSERT_FLAGS.format(select=select)
 
 
@@ -105,7 +105,7 @@ FROM (
 ) r
 JOIN customers_customer c ON c.id = r.customer_id
 WHERE (c.last_contact_at IS NULL OR c.last_contact_at < %(contact_cutoff)s)
-  AND {NOT_FLAGGED.format(customer="c.id")}"""  # noqa: S608
+  AND {NOT_FLAGGED.format(customer="c.id")}"""  # noqa: S608  # nosec B608
     return INSERT_FLAGS.format(select=select)
 
 
@@ -126,7 +126,7 @@ FROM (
 WHERE ranked.rn <= 3
 GROUP BY ranked.customer_id"""
 
-FALLING = f"SELECT * FROM ({LAST_THREE_TEMPERATURES}) temps WHERE temps.t3 > temps.t2 AND temps.t2 > temps.t1"  # noqa: S608
+FALLING = f"SELECT * FROM ({LAST_THREE_TEMPERATURES}) temps WHERE temps.t3 > temps.t2 AND temps.t2 > temps.t1"  # noqa: S608  # nosec B608
 
 
 def cold_temperature(d: Dialect) -> str:
@@ -137,7 +137,7 @@ def cold_temperature(d: Dialect) -> str:
     {d.json_object}('temperatures', {d.json_array}(falling.t3, falling.t2, falling.t1)),
     %(now)s, ''
 FROM ({FALLING}) falling
-WHERE {NOT_FLAGGED.format(customer="falling.customer_id")}"""  # noqa: S608
+WHERE {NOT_FLAGGED.format(customer="falling.customer_id")}"""  # noqa: S608  # nosec B608
     return INSERT_FLAGS.format(select=select)
 
 
@@ -151,7 +151,7 @@ WHERE reason = %(reason)s AND resolved_at IS NULL AND raised_at <= %(now)s
     WHERE t.customer_id = customers_riskflag.customer_id AND t.status = 'done'
       AND t.temperature IS NOT NULL AND t.completed_at > customers_riskflag.raised_at
   )
-  AND customer_id NOT IN (SELECT falling.customer_id FROM ({FALLING}) falling)"""  # noqa: S608
+  AND customer_id NOT IN (SELECT falling.customer_id FROM ({FALLING}) falling)"""  # noqa: S608  # nosec B608
 
 TEMPERATURE_BOUNDS = """SELECT MIN(customer_id), MAX(customer_id) FROM touchpoints_touchpoint
 WHERE status = 'done' AND temperature IS NOT NULL"""
@@ -164,7 +164,7 @@ def claim(count: int) -> str:
     ids = ", ".join(["%s"] * count)
     return f"""UPDATE customers_riskflag SET owner_notified_at = %s
 WHERE id IN ({ids}) AND owner_notified_at IS NULL AND resolved_at IS NULL
-RETURNING id, customer_id, reason"""  # noqa: S608
+RETURNING id, customer_id, reason"""  # noqa: S608  # nosec B608
 
 
 # Flags nobody was told about (riskflag_notify_idx), with their owner.

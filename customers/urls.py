@@ -1,12 +1,15 @@
 from django.urls import path
 
-from . import import_views, purchase_views, views
+from . import gdpr_views, import_views, purchase_views, risk_views, views
 
 app_name = "customers"
 urlpatterns = [
     path("", views.customer_list, name="list"),
+    path("export.csv", risk_views.customer_export, name="export"),
     path("<int:pk>/", views.customer_detail, name="detail"),
     path("<int:pk>/purchases/new/", purchase_views.purchase_create, name="purchase_create"),
+    path("<int:pk>/gdpr/export/", gdpr_views.gdpr_export, name="gdpr_export"),
+    path("<int:pk>/gdpr/erase/", gdpr_views.gdpr_erase, name="gdpr_erase"),
     path("import/", import_views.import_upload, name="import_upload"),
     path("import/<int:pk>/", import_views.import_detail, name="import_detail"),
     path("import/<int:pk>/commit/", import_views.import_commit, name="import_commit"),

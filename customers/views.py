@@ -16,6 +16,7 @@ from aftersales.roles import is_manager
 from .models import Customer, HealthBand, Product
 from .selectors import (
     DEFAULT_SORT,
+    NPS_SEGMENTS,
     SORT_LABELS,
     CustomerFilters,
     customer_page,
@@ -52,6 +53,13 @@ class CustomerFilterForm(forms.Form):
         required=False, label="Quiet now", widget=forms.CheckboxInput(attrs={"class": "form-check-input"})
     )
     sort = forms.ChoiceField(required=False, choices=sort_choices(), label="Sort by", widget=SELECT)
+    # Drill-downs from the dashboard's charts: set by its links, not shown in the form.
+    answered = forms.RegexField(regex=r"^\d{4}-(0[1-9]|1[0-2])$", required=False)
+    nps = forms.ChoiceField(required=False, choices=[("", ""), *((key, key) for key in NPS_SEGMENTS)])
+    invited = forms.RegexField(regex=r"^\d{4}-(0[1-9]|1[0-2])$", required=False)
+    overdue = forms.BooleanField(required=False)
+    overdue_for = forms.IntegerField(required=False, min_value=1)
+    flagged_on = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
 
     def __init__(self, *args, owners: list | None, products: list, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -71,6 +79,12 @@ class CustomerFilterForm(forms.Form):
             band=data.get("band") or "",
             quiet=bool(data.get("quiet")),
             sort=data.get("sort") or DEFAULT_SORT,
+            answered=data.get("answered") or "",
+            nps=data.get("nps") or "",
+            invited=data.get("invited") or "",
+            overdue=bool(data.get("overdue")),
+            overdue_for=data.get("overdue_for"),
+            flagged_on=data.get("flagged_on"),
         )
 
 
@@ -82,6 +96,20 @@ def _owner_choices() -> list[tuple[int, str]]:
         .order_by("first_name", "last_name", "username")
     )
     return [(user.pk, user.get_full_name() or user.get_username()) for user in owners]
+
+
+def _drilldown_text(filters: CustomerFilters) -> str:
+    """What a dashboard link narrowed the list to, in words."""
+    parts = []
+    if filters.answered:
+        parts.append(f"answered a survey in {filters.answered}" + (f" as a {filters.nps}" if filters.nps else ""))
+    if filters.invited:
+        parts.append(f"were invited to a survey in {filters.invited}")
+    if filters.overdue or filters.overdue_for:
+        parts.append("have an overdue check-up" + (" assigned to the chosen rep" if filters.overdue_for else ""))
+    if filters.flagged_on:
+        parts.append(f"had an open risk flag on {filters.flagged_on.isoformat()}")
+    return "Customers who " + " and ".join(parts) + "."
 
 
 def _page_number(value: str | None) -> int:
@@ -106,7 +134,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         count_cap=COUNT_CAP,
     )
     sort_key = filters.sort.removeprefix("-")
-    narrowed = any((filters.owner_id, filters.product_id, filters.band, filters.quiet))  # beyond the search box
+    drilldown = any((filters.answered, filters.invited, filters.overdue, filters.overdue_for, filters.flagged_on))
+    # beyond the search box
+    narrowed = any((filters.owner_id, filters.product_id, filters.band, filters.quiet)) or drilldown
     return render(
         request,
         "customers/customer_list.html",
@@ -122,6 +152,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
             "sort_key": sort_key,
             "sort_descending": filters.sort.startswith("-"),
             "sort_labels": SORT_LABELS,
+            "drilldown": _drilldown_text(filters) if drilldown else "",
         },
     )
 

@@ -34,6 +34,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from aftersales.audit import email_suppressed
 from aftersales.models import OutboxEmail
 from customers.models import Customer
 
@@ -121,6 +122,11 @@ def invitation_send(*, invitation_id: int) -> bool:
     # would each see no *sent* sibling and both go out. With the row lock, the
     # second claim waits, then its throttle subquery sees the first one.
     customer = Customer.objects.select_for_update().select_related("owner").get(pk=customer_id)
+    if email_suppressed(customer.email):
+        # An erased customer's address, now on another customer: the bulk planners work in SQL and
+        # cannot hash it, so the check is here. The invitation is dropped, never sent.
+        SurveyInvitation.objects.filter(pk=invitation_id, sent_at__isnull=True).delete()
+        return False
     invitation = SurveyInvitation.objects.select_related("survey").get(pk=invitation_id)
     token = invitation.set_token()
     invitation.sent_at = now

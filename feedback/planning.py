@@ -32,6 +32,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from aftersales.audit import email_suppressed
 from customers.models import Customer, Purchase
 from touchpoints import scheduling
 from touchpoints.models import TouchPoint
@@ -94,7 +95,7 @@ def invitation_schedule_after_checkup(*, touchpoint: TouchPoint) -> SurveyInvita
     customer = touchpoint.customer
     if not (touchpoint.survey_follows and touchpoint.is_two_way and touchpoint.completed_at):
         return None
-    if not customer.email or customer.email_opt_out:
+    if not customer.email or customer.email_opt_out or email_suppressed(customer.email):
         return None
     product_id = touchpoint.purchase.product_id if touchpoint.purchase_id else None
     rule = rule_for(Trigger.AFTER_CHECKUP, product_id)

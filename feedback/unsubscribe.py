@@ -16,7 +16,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from aftersales.models import OutboxEmail
+from aftersales.audit import audit_record
+from aftersales.models import AuditAction, OutboxEmail
 from aftersales.roles import is_manager
 from customers.models import Customer
 from touchpoints.careplan import signed_customer
@@ -59,6 +60,8 @@ def customer_unsubscribe(*, customer: Customer) -> bool:
         return False
     customer.email_opt_out, customer.email_opt_out_at = True, now
     EmailConsentEvent.objects.create(customer=customer, action=ConsentAction.OPTED_OUT, at=now)
+    # No actor: the customer clicked the link themselves.
+    audit_record(actor=None, action=AuditAction.UNSUBSCRIBED, obj=customer, changes={"email_opt_out": [False, True]})
     # A row a worker is sending right now (live lease) is left alone: it may already be gone.
     live_lease = Q(leased_until__gte=now)
     OutboxEmail.objects.pending().filter(customer=customer, kind__in=CUSTOMER_MAIL_KINDS).exclude(live_lease).update(
@@ -84,6 +87,12 @@ def customer_resubscribe(*, customer: Customer, by, reason: str) -> EmailConsent
     if not changed:
         raise ValidationError("This customer is not unsubscribed; nothing was changed.", code="not_opted_out")
     customer.email_opt_out, customer.email_opt_out_at = False, None
+    audit_record(
+        actor=by,
+        action=AuditAction.RESUBSCRIBED,
+        obj=customer,
+        changes={"email_opt_out": [True, False], "reason": [None, reason]},
+    )
     return EmailConsentEvent.objects.create(
         customer=customer, action=ConsentAction.RESUBSCRIBED, at=now, by=by, reason=reason
     )

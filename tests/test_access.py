@@ -59,6 +59,8 @@ PK_OF = {
     "customers:import_detail": "import_job",
     "customers:import_commit": "import_job",
     "customers:import_progress": "import_job",
+    "customers:gdpr_export": "customer",
+    "customers:gdpr_erase": "customer",
 }
 # Other kwarg names mean the same object wherever they appear.
 KWARG_OF = {
@@ -70,6 +72,7 @@ KWARG_OF = {
     "step_pk": "step",
     "flag_pk": "flag",
     "response_pk": "answer",
+    "rep_pk": "rep",  # a rep's scorecard: bob's is a 404 for alice
 }
 # Pages for managers (or staff) only: a rep gets 403 (or 404) whatever the object.
 ROLE_RESTRICTED = {
@@ -85,7 +88,11 @@ ROLE_RESTRICTED = {
     "customers:import_detail",
     "customers:import_commit",
     "customers:import_progress",
+    "customers:gdpr_export",
+    "customers:gdpr_erase",
     "feedback:response_rates",
+    "risk:reassign",
+    "risk:weights",
 }
 # Not opened by a signed-in rep at all, with the reason.
 PUBLIC = {
@@ -171,6 +178,7 @@ def world(bob):
         "plan": plan,
         "step": PlanStepFactory(plan=plan),
         "product": product,
+        "rep": bob,
         "touchpoint": TouchPointFactory(
             customer=customer, purchase=purchase, objective=f"{SENTINEL} objective", due_at=now + dt.timedelta(days=2)
         ),
@@ -259,7 +267,8 @@ def test_a_rep_cannot_reach_or_change_another_reps_objects(alice_client, alice, 
         assert response.status_code in (403, 404, 405), f"{method} {url}: {response.status_code}, not 403/404"
     elif route.kwargs:
         assert response.status_code in (404, 405), f"{method} {url}: {response.status_code}, not 404"
-    content = response.content.decode(errors="replace")
+    body = b"".join(response.streaming_content) if response.streaming else response.content  # CSV exports stream
+    content = body.decode(errors="replace")
     assert SENTINEL not in content, f"{method} {url} shows bob's data"
     assert _snapshot() == before, f"{method} {url} changed rows"
 

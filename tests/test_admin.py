@@ -20,8 +20,18 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import TokenProxy
 
-from aftersales.models import IdempotentRequest, ImportJob, MailboxMessage, OutboxEmail, Webhook, WebhookDelivery
-from customers.models import Customer
+from aftersales.dashboard.models import DailyRollup
+from aftersales.models import (
+    AuditEvent,
+    EmailSuppression,
+    IdempotentRequest,
+    ImportJob,
+    MailboxMessage,
+    OutboxEmail,
+    Webhook,
+    WebhookDelivery,
+)
+from customers.models import Customer, HealthSnapshot, HealthWeights
 from feedback.models import EmailConsentEvent
 from tests.factories import (
     CheckupPlanFactory,
@@ -41,20 +51,36 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-PROJECT_APPS = ["aftersales", "customers", "touchpoints", "feedback"]
+PROJECT_APPS = ["aftersales", "customers", "touchpoints", "feedback", "dashboard"]
 
 # Rows that services write (and, for invitations, that need a token mailed
 # once): the admin shows them but offers no "Add" button.
 NOT_ADDABLE = {
+    "dashboard.DailyRollup",
+    "customers.HealthWeights",
+    "customers.HealthSnapshot",
     "aftersales.OutboxEmail",
     "aftersales.WebhookDelivery",
     "aftersales.ImportJob",
     "aftersales.IdempotentRequest",
+    "aftersales.AuditEvent",
+    "aftersales.EmailSuppression",
     "aftersales.MailboxMessage",
     "feedback.SurveyInvitation",
     "feedback.SurveyResponse",
     "feedback.EmailConsentEvent",
+    "axes.AccessAttempt",
+    "axes.AccessLog",
+    "axes.AccessFailureLog",
 }
+
+
+def _axes_row(model_name: str, **fields):
+    """A django-axes row for a login of 'locked-user' from 10.0.0.7."""
+    model = apps.get_model("axes", model_name)
+    return model.objects.create(
+        username="locked-user", ip_address="10.0.0.7", user_agent="Firefox", path_info="/accounts/login/", **fields
+    )
 
 
 def _touchpoint():
@@ -86,6 +112,10 @@ BUILDERS: dict[str, Callable[[object], object]] = {
     "customers.Customer": lambda _: CustomerFactory(health_score=42),
     "customers.Purchase": lambda _: PurchaseFactory(delivered_at=timezone.localdate()),
     "customers.RiskFlag": lambda _: RiskFlagFactory(detail="No answer to three calls"),
+    "customers.HealthWeights": lambda admin_user: HealthWeights.objects.create(updated_by=admin_user),
+    "customers.HealthSnapshot": lambda _: HealthSnapshot.objects.create(
+        customer=CustomerFactory(), score=42, taken_on=timezone.localdate()
+    ),
     "touchpoints.CheckupPlan": lambda _: PlanStepFactory().plan,
     "touchpoints.TouchPoint": lambda _: _touchpoint(),
     "feedback.Survey": lambda _: SurveyFactory(product=ProductFactory()),
@@ -110,8 +140,22 @@ BUILDERS: dict[str, Callable[[object], object]] = {
     "aftersales.IdempotentRequest": lambda admin_user: IdempotentRequest.objects.create(
         user=admin_user, key=f"key-{IdempotentRequest.objects.count()}", fingerprint="f", status_code=201, body={}
     ),
+    "aftersales.AuditEvent": lambda admin_user: AuditEvent.objects.create(
+        actor=admin_user, action="changed", object_type="customers.customer", object_id=1, customer=CustomerFactory()
+    ),
+    "aftersales.EmailSuppression": lambda _: EmailSuppression.objects.create(
+        email_hash=f"{EmailSuppression.objects.count():064x}", reason="Customer #1 erased"
+    ),
+    # django-axes' admin: locked-out logins (a manager unlocks by deleting the attempt) and login logs.
+    "axes.AccessAttempt": lambda _: _axes_row("AccessAttempt", failures_since_start=10, get_data="", post_data=""),
+    "axes.AccessLog": lambda _: _axes_row("AccessLog"),
+    "axes.AccessFailureLog": lambda _: _axes_row("AccessFailureLog", locked_out=True),
     # DRF's own admin for API tokens (rest_framework.authtoken).
     "authtoken.TokenProxy": lambda _: TokenProxy.objects.create(user=RepFactory()),
+    # Written by the dashboard_refresh job (aftersales/dashboard/rollups.py).
+    "dashboard.DailyRollup": lambda _: DailyRollup.objects.create(
+        day=dt.date(2026, 3, 1) + dt.timedelta(days=DailyRollup.objects.count()), at_risk=7, computed_at=timezone.now()
+    ),
 }
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)

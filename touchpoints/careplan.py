@@ -24,6 +24,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from aftersales.audit import erased_customer_ids
 from aftersales.models import OutboxEmail, UserProfile
 from aftersales.outbox import outbox_enqueue
 from customers.models import Customer
@@ -65,7 +66,8 @@ def signed_customer(token: str, *, salt: str) -> Customer | None:
     customer_id = payload.get("customer") if isinstance(payload, dict) else None
     if not isinstance(customer_id, int):
         return None
-    return Customer.objects.select_related("owner").filter(pk=customer_id).first()
+    # An erased customer's old links open the invalid page: nothing of theirs is left to show or change.
+    return Customer.objects.select_related("owner").filter(pk=customer_id).exclude(pk__in=erased_customer_ids()).first()
 
 
 def careplan_url(customer: Customer) -> str:

@@ -14,11 +14,19 @@ from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from feedback.ratelimit import rate_limited
+
 from .careplan import careplan_checkups, careplan_context, careplan_customer
+
+
+def _too_many(request: HttpRequest, token: str) -> HttpResponse:
+    """The same friendly "wait a minute" page as the survey's (status 429 set by the decorator)."""
+    return render(request, "feedback/rate_limited.html")
 
 
 @never_cache
 @require_safe
+@rate_limited("public", _too_many)
 def careplan_page(request: HttpRequest, token: str) -> HttpResponse:
     customer = careplan_customer(token)
     if customer is None:

@@ -76,7 +76,7 @@ def _edit(request: HttpRequest, plan: CheckupPlan | None) -> HttpResponse:
     form_ok, formset_ok = form.is_valid(), formset.is_valid()  # both, so every error shows at once
     if form_ok and formset_ok:
         try:
-            saved = checkup_plan_save(plan=plan, steps=formset.steps(), **form.plan_fields())
+            saved = checkup_plan_save(plan=plan, steps=formset.steps(), by=request.user, **form.plan_fields())
         except ValidationError as exc:
             _attach(form, exc)
         else:

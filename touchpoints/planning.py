@@ -24,6 +24,8 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from aftersales.audit import audit_changes, audit_record, audit_snapshot
+from aftersales.models import AuditAction
 from customers.models import Product
 
 from . import scheduling
@@ -31,6 +33,8 @@ from .models import Channel, CheckupPlan, Kind, PlanStep, TouchPoint
 
 # Renewal check-ups are phone calls: the customer decides whether to renew.
 RENEWAL_CHANNEL = Channel.CALL
+# What the audit trail compares on a plan save (the steps are summarised separately).
+PLAN_AUDIT = ("name", "description", "skip_weekends", "renewal_offsets_days", "active")
 
 
 @dataclass(frozen=True)
@@ -209,6 +213,7 @@ def checkup_plan_save(
     active: bool = True,
     steps: Sequence[StepData],
     products: Sequence[Product] | None = None,
+    by=None,
 ) -> CheckupPlan:
     """Create or update a plan with its steps in this order, all or nothing.
 
@@ -219,6 +224,8 @@ def checkup_plan_save(
     # Two managers saving the same plan at once: the second waits for the row
     # lock, then renumbers from what the first one left instead of colliding.
     plan = CheckupPlan() if plan is None else CheckupPlan.objects.select_for_update().get(pk=plan.pk)
+    before = {} if plan.pk is None else audit_snapshot(plan, PLAN_AUDIT)
+    before_steps = [] if plan.pk is None else _step_summary(plan)
     plan.name = name
     plan.description = description
     plan.skip_weekends = skip_weekends
@@ -231,7 +238,17 @@ def checkup_plan_save(
         chosen = [product.pk for product in products]
         Product.objects.filter(default_plan=plan).exclude(pk__in=chosen).update(default_plan=None)
         Product.objects.filter(pk__in=chosen).update(default_plan=plan)
+    changes = audit_changes(before, audit_snapshot(plan, PLAN_AUDIT))
+    after_steps = _step_summary(plan)
+    if after_steps != before_steps:
+        changes["steps"] = [before_steps, after_steps]
+    audit_record(actor=by, action=AuditAction.CHANGED if before else AuditAction.CREATED, obj=plan, changes=changes)
     return plan
+
+
+def _step_summary(plan: CheckupPlan) -> list[str]:
+    """The steps as the audit trail shows them: "day 7 call", in order."""
+    return [f"day {step.offset_days} {step.channel}" for step in plan.steps.order_by("position", "pk")]
 
 
 def _save_steps(plan: CheckupPlan, steps: Sequence[StepData]) -> None:

@@ -25,7 +25,8 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from aftersales.models import WebhookEvent
+from aftersales.audit import audit_record
+from aftersales.models import AuditAction, WebhookEvent
 from aftersales.roles import is_manager
 from aftersales.webhooks import webhook_emit
 from customers.models import Customer, FlagReason, RiskFlag
@@ -187,6 +188,7 @@ def riskflag_raise(*, customer: Customer, reason: str, detail: str, data: dict |
         try:
             with transaction.atomic():
                 flag = RiskFlag.objects.create(customer=customer, reason=reason, detail=detail, data=data or {})
+                audit_record(actor=None, action=AuditAction.RAISED, obj=flag, changes={"reason": [None, reason]})
             Customer.objects.filter(pk=customer.pk).mark_health_due()  # open problems count (customers/health.py)
             webhook_emit(
                 event=WebhookEvent.CUSTOMER_FLAGGED,
@@ -310,7 +312,18 @@ def touchpoint_complete(
     now = timezone.now()
     # Notes go after what the row already says (the reasons it was moved).
     fields = {**contact.fields(), "notes": _append_to_notes(contact.notes) if contact.notes else F("notes")}
+    old_status = touchpoint.status
     _claim(touchpoint, status=Status.DONE, completed_at=now, **fields)
+    audit_record(
+        actor=by,
+        action=AuditAction.COMPLETED,
+        obj=touchpoint,
+        changes={
+            "status": [old_status, touchpoint.status],
+            "outcome": [None, contact.outcome],
+            "temperature": [None, contact.temperature],
+        },
+    )
     if touchpoint.kind == Kind.CLOSE_LOOP:
         # The call-back time of the survey answer that opened it (manager's dashboard).
         SurveyResponse.objects.filter(followup=touchpoint, loop_closed_at__isnull=True).update(loop_closed_at=now)
@@ -360,6 +373,12 @@ def touchpoint_log_adhoc(
         **contact.fields(),
     )
     Customer.objects.filter(pk=customer.pk).mark_health_due()  # a new temperature reading (customers/health.py)
+    audit_record(
+        actor=by,
+        action=AuditAction.LOGGED,
+        obj=touchpoint,
+        changes={"channel": [None, channel], "outcome": [None, contact.outcome], "temperature": [None, temperature]},
+    )
     _after_contact(touchpoint=touchpoint, by=by, now=now, notes=contact.notes, next_step_due=next_step_due)
     return touchpoint
 
@@ -391,6 +410,7 @@ def touchpoint_reschedule(*, touchpoint: TouchPoint, by, due_date: dt.date, reas
         reminder_sent_at=None,
         notes=_append_to_notes(line),
     )
+    audit_record(actor=by, action=AuditAction.RESCHEDULED, obj=touchpoint, changes={"due_at": [old_due_at, new_due_at]})
     if touchpoint.kind in (Kind.PLANNED, Kind.RENEWAL):
         careplan_notify_date_moved(touchpoint=touchpoint, old_due_at=old_due_at)
     return touchpoint
@@ -402,5 +422,12 @@ def touchpoint_cancel(*, touchpoint: TouchPoint, by, reason: str) -> TouchPoint:
     _check_may_act(customer=touchpoint.customer, touchpoint=touchpoint, by=by)
     reason = reason.strip()
     _raise_if(_reason_errors(reason, what="cancelled"))
+    old_status = touchpoint.status
     _claim(touchpoint, status=Status.CANCELLED, cancel_reason=reason)
+    audit_record(
+        actor=by,
+        action=AuditAction.CANCELLED,
+        obj=touchpoint,
+        changes={"status": [old_status, touchpoint.status], "cancel_reason": [None, reason]},
+    )
     return touchpoint

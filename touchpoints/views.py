@@ -1,24 +1,21 @@
-"""A rep's My day and the manager's headline dashboard.
+"""A rep's My day (the managers' dashboard is aftersales/dashboard/).
 
-Both pages run a fixed number of queries whatever the data size: every list is
+The page runs a fixed number of queries whatever the data size: every list is
 sliced, related rows come with ``select_related``/``prefetch_related`` and the
 counts are aggregated in SQL. Logging from My day is in log_views.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from aftersales.roles import is_manager
-from customers.models import Customer, FlagReason, RiskFlag
+from customers.models import Customer, RiskFlag
 from feedback.models import SurveyResponse
 
 from .models import TouchPoint
@@ -82,62 +79,5 @@ def my_day(request: HttpRequest) -> HttpResponse:
             "answers_more": answers_more,
             "answers_days": FRESH_ANSWERS_DAYS,
             "limit": MY_DAY_LIMIT,
-        },
-    )
-
-
-@dataclass(frozen=True)
-class NpsSummary:
-    responses: int
-    promoters: int
-    passives: int
-    detractors: int
-
-    @property
-    def score(self) -> int | None:
-        """NPS = % promoters (9–10) − % detractors (0–6); passives count in the denominator."""
-        if not self.responses:
-            return None
-        return round(100 * (self.promoters - self.detractors) / self.responses)
-
-
-def nps_since(moment: datetime) -> NpsSummary:
-    """One SQL query with conditional aggregation; no rows are loaded into Python."""
-    counts = SurveyResponse.objects.filter(submitted_at__gte=moment, nps__isnull=False).aggregate(
-        responses=Count("pk"),
-        promoters=Count("pk", filter=Q(nps__gte=9)),
-        detractors=Count("pk", filter=Q(nps__lte=6)),
-    )
-    return NpsSummary(
-        responses=counts["responses"],
-        promoters=counts["promoters"],
-        passives=counts["responses"] - counts["promoters"] - counts["detractors"],
-        detractors=counts["detractors"],
-    )
-
-
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """Headline numbers for managers; the full at-risk dashboard is its own issue."""
-    if not is_manager(request.user):
-        raise PermissionDenied("The dashboard is for managers.")
-    now = timezone.now()
-    open_flags = dict(
-        RiskFlag.objects.open().order_by().values("reason").annotate(n=Count("pk")).values_list("reason", "n")
-    )
-    flags_by_reason = [(label, open_flags.get(value, 0)) for value, label in FlagReason.choices]
-    return render(
-        request,
-        "touchpoints/dashboard.html",
-        {
-            "customer_count": Customer.objects.count(),
-            "at_risk_count": Customer.objects.filter(Exists(RiskFlag.objects.open().filter(customer=OuterRef("pk"))))
-            .order_by()
-            .count(),
-            "flags_by_reason": flags_by_reason,
-            "open_flag_count": sum(open_flags.values()),
-            "overdue_count": TouchPoint.objects.overdue(now).count(),
-            "nps": nps_since(now - timedelta(days=NPS_WINDOW_DAYS)),
-            "nps_window_days": NPS_WINDOW_DAYS,
         },
     )

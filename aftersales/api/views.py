@@ -92,7 +92,7 @@ class CustomerViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         if not is_manager(request.user) or owner is None:
             owner = request.user  # a rep's customers are their own, whatever the body says
         try:
-            customer, created = customer_create(owner=owner, **data)
+            customer, created = customer_create(owner=owner, by=request.user, **data)
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
         if not created and not self.get_queryset().filter(pk=customer.pk).exists():
