@@ -188,7 +188,7 @@ def test_the_same_seed_gives_the_same_customers(db):
     assert first != other
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the writer thread is used on PostgreSQL only")
 def test_chunks_written_by_the_background_writer_reference_existing_rows(monkeypatch):
     """Outside a transaction, chunks go through COPY in a writer thread (where foreign-key checks may be skipped)."""
