@@ -3,7 +3,7 @@
 #
 #   bench/seed_demo.sh [N]            (default N=100000)
 #
-# Drops and recreates the database BENCH_DB (default as_bench) on the server
+# Drops and recreates the database BENCH_DB (default as_bench_seed) on the server
 # at PG_URL (default postgres://postgres@127.0.0.1:5432, a superuser), migrates
 # it, times the seeding, prints the rows per table, then drops the database
 # again unless KEEP_DB=1. Results are recorded in docs/BENCHMARKS.md.
@@ -16,7 +16,7 @@ set -euo pipefail
 N="${1:-100000}"
 cd "$(dirname "$0")/.."
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
-BENCH_DB="${BENCH_DB:-as_bench}"
+BENCH_DB="${BENCH_DB:-as_bench_seed}"
 BENCH_ROLE="${BENCH_ROLE:-}"
 PYTHON="${PYTHON:-.venv/bin/python}"
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Model
+from django.db.models.fields import NOT_PROVIDED
 
 from customers.models import Customer, Purchase, RiskFlag
 from feedback.models import SurveyInvitation, SurveyResponse
@@ -55,7 +56,7 @@ class Table:
         missing = {
             name
             for name, f in concrete.items()
-            if not f.null and not f.primary_key and name not in self.fields and f.db_default is f.NOT_PROVIDED
+            if not f.null and not f.primary_key and name not in self.fields and f.db_default is NOT_PROVIDED
         }
         if unknown or missing:
             raise RuntimeError(
