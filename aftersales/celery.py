@@ -19,9 +19,9 @@ app.conf.beat_schedule = {
     "outbox-sweep": {"task": "aftersales.tasks.outbox_sweep_task", "schedule": 60.0},
     # Rep workflow (touchpoints/reminders.py, digests.py); each job is also a management command.
     # Every few minutes, so a reminder arrives soon after its check-up falls due.
-    "touchpoint-reminders": {"task": "touchpoints.tasks.reminders_send_task", "schedule": 300.0},
+    "touchpoint-reminders": {"task": "touchpoints.tasks.reminders_send_task", "schedule": 60.0},
     # Often, because "morning" is each rep's own workday start; sends once per rep and day.
-    "morning-digests": {"task": "touchpoints.tasks.digests_send_task", "schedule": 900.0},
+    "morning-digests": {"task": "touchpoints.tasks.digests_send_task", "schedule": 300.0},
     "mark-missed": {"task": "touchpoints.tasks.touchpoints_mark_missed_task", "schedule": 3600.0},
     # Sends once per manager and week, at the start of their first working hour of the week.
     "weekly-summaries": {"task": "touchpoints.tasks.weekly_summaries_send_task", "schedule": 1800.0},
@@ -32,7 +32,7 @@ app.conf.beat_schedule = {
     "health-recompute": {"task": "customers.tasks.health_recompute_task", "schedule": 300.0},
     # Survey loop (feedback/invitations.py); commands survey_invitations_plan, survey_invitations_send,
     # survey_reminders_send. Sending every minute: an invitation goes out at most a minute after its send_at.
-    "survey-invitations-plan": {"task": "feedback.tasks.survey_invitations_plan_task", "schedule": 900.0},
+    "survey-invitations-plan": {"task": "feedback.tasks.survey_invitations_plan_task", "schedule": 300.0},
     "survey-invitations-send": {"task": "feedback.tasks.survey_invitations_send_task", "schedule": 60.0},
     "survey-reminders-send": {"task": "feedback.tasks.survey_reminders_send_task", "schedule": 900.0},
     # Like outbox-sweep, for webhook deliveries (aftersales/webhooks.py).

@@ -205,7 +205,7 @@ EMAIL_MESSAGE_ID_DOMAIN = env_str("EMAIL_MESSAGE_ID_DOMAIN", "aftersales.local")
 DEV_MAILBOX_ENABLED = EMAIL_BACKEND == "aftersales.mailbox.DevMailboxBackend"
 
 # --- Celery ---------------------------------------------------------------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost//")  # a host keeps kombu from warning
 # Late acks: a task is redelivered if its worker dies, so the visibility
 # timeout (Redis) must outlast the hard time limit, or a running task would
 # be handed to a second worker while the first is still on it.
