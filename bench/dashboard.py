@@ -106,6 +106,11 @@ def main() -> None:
         ("drill: overdue check-ups of rep1", f"{customers}?overdue_for={rep1.pk}"),
         ("drill: every overdue check-up", f"{customers}?overdue=1"),
         (f"drill: at risk on {week_ago}", f"{customers}?flagged_on={week_ago}"),
+        ("customer list, page 1", customers),
+        ("at-risk list, page 1", reverse("risk:list")),
+        ("at-risk list, rep1", f"{reverse('risk:list')}?rep={rep1.pk}"),
+        ("at-risk list, reason detractor", f"{reverse('risk:list')}?reason=detractor"),
+        ("at-risk list, band red, by last contact", f"{reverse('risk:list')}?band=red&sort=-last_contact"),
     ]
     print(f"{'case':40} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
     for name, url in cases:
