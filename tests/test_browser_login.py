@@ -18,15 +18,23 @@ def _log_in(page, live_server, username: str) -> None:
 
 
 def test_rep_signs_in_and_lands_on_my_day_with_their_checkup(page, live_server, alice):
-    """A rep who signs in from the front page lands on My day and sees the check-up due today."""
+    """A rep who signs in from the front page lands on My day and sees the check-up due today;
+    every file the pages ask for (styles, scripts, the icon) is there."""
     customer = CustomerFactory(owner=alice, name="Nadia Ortega")
     TouchPointFactory(customer=customer, objective="Check the installation works")
+    broken: list[str] = []
+    page.on("response", lambda response: broken.append(response.url) if response.status >= 400 else None)
 
     _log_in(page, live_server, "alice")
 
     page.wait_for_url(f"{live_server.url}/my-day/")
+    page.wait_for_load_state("networkidle")
     assert "Nadia Ortega" in page.content()
     assert page.get_by_text("Check the installation works").is_visible()
+    assert broken == []
+    # Browsers fetch the icon lazily (headless Chromium often not at all): ask for it directly.
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    assert page.request.get(f"{live_server.url}{icon}").ok
 
 
 def test_manager_signs_in_and_lands_on_the_dashboard(page, live_server, mary):
