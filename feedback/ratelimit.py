@@ -3,10 +3,12 @@
 Tokens have 192 random bits, so guessing one is hopeless; the limit is there
 so a script cannot hammer the database through these pages and a leaked link
 cannot be replayed thousands of times. A fixed one-minute window counted in
-the default cache: ``cache.add`` starts the window, ``cache.incr`` counts —
-both atomic on Redis (``CACHE_URL``), so every gunicorn worker shares the
-count. Without Redis (one machine, ``make run``) the count is per process,
-which is enough there.
+the default cache. On Redis (``CACHE_URL``) one pipelined round trip counts
+(``INCR``, atomic, shared by every gunicorn worker) and keeps the key alive
+(``EXPIRE``); that is half the cost of ``cache.add`` plus ``cache.incr``, and
+the survey POST pays it on every answer (docs/BENCHMARKS.md). Other caches
+(one machine, ``make run``: per process, which is enough there) use
+``cache.add`` to start the window and ``cache.incr`` to count.
 
 A cache outage must not take the survey down: the limit then fails open.
 """
@@ -18,8 +20,10 @@ import logging
 import time
 from collections.abc import Callable
 
+import redis
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponse
 
 logger = logging.getLogger(__name__)
@@ -44,17 +48,35 @@ def over_limit(request: HttpRequest, scope: str) -> bool:
     """Count this request; True once the client made more than the limit in the current minute."""
     limit = settings.AFTERSALES.get("PUBLIC_RATE_LIMIT_PER_MINUTE", 30)
     window = int(time.time() // WINDOW_SECONDS)
-    key = f"rl:{scope}:{client_ip(request)}:{window}"
     try:
-        if cache.add(key, 1, timeout=WINDOW_SECONDS + 5):
-            return False
-        return cache.incr(key) > limit
-    except ValueError:  # the key expired between add and incr: this request starts a new count
-        cache.add(key, 1, timeout=WINDOW_SECONDS + 5)
-        return False
+        return _count(f"rl:{scope}:{client_ip(request)}:{window}") > limit
     except Exception:  # noqa: BLE001 — the cache is down: serve the customer, log it
         logger.warning("Rate-limit cache unavailable; not limiting %s", scope, exc_info=True)
         return False
+
+
+@functools.lru_cache(maxsize=16)
+def _redis_client(pool):
+    """One client per connection pool: building one per request (as ``get_client`` does) cost as much as the count."""
+    return redis.Redis(connection_pool=pool)
+
+
+def _count(key: str) -> int:
+    """Add this request to the window's count; return the count."""
+    cache = caches["default"]
+    if isinstance(cache, RedisCache):
+        key = cache.make_and_validate_key(key)
+        pipe = _redis_client(cache._cache._get_connection_pool(write=True)).pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, WINDOW_SECONDS + 5)  # the window's key outlives its minute, then goes
+        return pipe.execute()[0]
+    if cache.add(key, 1, timeout=WINDOW_SECONDS + 5):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # the key expired between add and incr: this request starts a new count
+        cache.add(key, 1, timeout=WINDOW_SECONDS + 5)
+        return 1
 
 
 def rate_limited(scope: str, on_limit: Callable[..., HttpResponse]) -> Callable:
