@@ -122,13 +122,19 @@ def webhook_register(*, url: str, events: list[str], by, description: str = "") 
 # --- Emitting ---------------------------------------------------------------------------------
 
 
-def webhook_emit(*, event: str, payload: dict[str, Any]) -> list[WebhookDelivery]:
+def webhook_subscribers() -> list[Webhook]:
+    """The active endpoints: read once by a change that emits several events (``hooks=`` below)."""
+    return list(Webhook.objects.filter(active=True))
+
+
+def webhook_emit(*, event: str, payload: dict[str, Any], hooks: list[Webhook] | None = None) -> list[WebhookDelivery]:
     """Write one delivery per active endpoint subscribed to ``event``; deliver them after commit.
 
     Call inside the transaction of the change: if it rolls back, no event
-    exists and nothing is sent. Costs one query when nobody listens.
+    exists and nothing is sent. Costs one query when nobody listens, none
+    when the caller passes the ``hooks`` it read with ``webhook_subscribers``.
     """
-    hooks = [hook for hook in Webhook.objects.filter(active=True) if event in hook.events]
+    hooks = [hook for hook in (webhook_subscribers() if hooks is None else hooks) if event in hook.events]
     if not hooks:
         return []
     body = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
@@ -141,9 +147,11 @@ def webhook_emit(*, event: str, payload: dict[str, Any]) -> list[WebhookDelivery
     return deliveries
 
 
-def webhook_emit_many(*, event: str, payloads: Callable[[], Iterable[dict[str, Any]]]) -> int:
+def webhook_emit_many(
+    *, event: str, payloads: Callable[[], Iterable[dict[str, Any]]], hooks: list[Webhook] | None = None
+) -> int:
     """``webhook_emit`` for a batch (a sweep): ``payloads`` is only called when someone listens."""
-    hooks = [hook for hook in Webhook.objects.filter(active=True) if event in hook.events]
+    hooks = [hook for hook in (webhook_subscribers() if hooks is None else hooks) if event in hook.events]
     if not hooks:
         return 0
     bodies = [json.loads(json.dumps(payload, cls=DjangoJSONEncoder)) for payload in payloads()]

@@ -105,6 +105,16 @@ class CustomerQuerySet(models.QuerySet):
 _now = timezone.now
 
 
+def quiet_after(moment, threshold_days: int | None):
+    """When a customer last heard from at ``moment`` goes quiet.
+
+    ``threshold_days`` is the shortest quiet threshold of the products they
+    bought (``Customer.quiet_after_from``), None when they bought none: then
+    the default (DESIGN.md: 45 days, ``QUIET_AFTER_DAYS``).
+    """
+    return moment + timedelta(days=threshold_days or settings.AFTERSALES["QUIET_AFTER_DAYS"])
+
+
 class Customer(models.Model):
     name = models.CharField(max_length=200)
     company = models.CharField(max_length=200, blank=True)
@@ -184,11 +194,7 @@ class Customer(models.Model):
 
     def quiet_after_from(self, moment) -> object:
         """quiet_after for a two-way contact at ``moment``, from the shortest threshold of what they bought."""
-        threshold = (
-            self.purchases.aggregate(days=models.Min("product__quiet_threshold_days"))["days"]
-            or settings.AFTERSALES["QUIET_AFTER_DAYS"]
-        )
-        return moment + timedelta(days=threshold)
+        return quiet_after(moment, self.purchases.aggregate(days=models.Min("product__quiet_threshold_days"))["days"])
 
 
 class Purchase(models.Model):

@@ -26,7 +26,7 @@ from touchpoints.careplan import rep_contact
 from .forms import SurveyForm
 from .models import SurveyInvitation, SurveyResponse
 from .ratelimit import rate_limited
-from .responses import invitation_for_token, review_url, survey_response_record
+from .responses import answer_target, invitation_for_token, review_url, survey_response_record
 from .unsubscribe import customer_unsubscribe, unsubscribe_customer
 
 RATE_SCOPE = "public"
@@ -70,21 +70,25 @@ def _unsubscribe_too_many(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 @rate_limited(RATE_SCOPE, _survey_too_many)
 def survey_page(request: HttpRequest, token: str) -> HttpResponse:
+    form = None
+    if request.method == "POST":
+        # The answer: the lean path (feedback/responses.py); the full page only to show errors.
+        target = answer_target(token=token)
+        if target is None:
+            return _invalid(request)
+        form = SurveyForm(request.POST, survey=target.survey)
+        if form.is_valid():
+            try:
+                survey_response_record(invitation=target, answer=form.answer())
+            except ValidationError:  # expired between the lookup and the lock
+                return _invalid(request)
+            return redirect("feedback:thanks", token=token)
     invitation = invitation_for_token(token)
     if invitation is None:
         return _invalid(request)
     with translation.override(invitation.language), timezone.override(invitation.customer.tz):
-        if request.method == "POST":
-            form = SurveyForm(request.POST, survey=invitation.survey)
-            if form.is_valid():
-                try:
-                    survey_response_record(invitation=invitation, answer=form.answer())
-                except ValidationError:  # expired between the lookup and the lock
-                    return _invalid(request)
-                return redirect("feedback:thanks", token=token)
-            current = SurveyResponse.objects.filter(invitation=invitation).first()
-        else:
-            current = SurveyResponse.objects.filter(invitation=invitation).first()
+        current = SurveyResponse.objects.filter(invitation=invitation).first()
+        if form is None:
             if invitation.opened_at is None and request.method == "GET":  # a HEAD is a bot's probe
                 # Tracking only ("opened"); one conditional UPDATE, so only the first view counts.
                 SurveyInvitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(

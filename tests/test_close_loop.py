@@ -195,3 +195,19 @@ def test_a_detractor_answer_is_a_webhook_event(customer):
         "comment": "Slow",
         "submitted_at": FRIDAY.isoformat().replace("+00:00", "Z"),
     }
+
+
+def test_the_team_reads_the_flag_and_the_alert_in_the_sites_language_not_the_customers(client, customer):
+    token = new_token()
+    with time_machine.travel(FRIDAY - dt.timedelta(days=1), tick=False):
+        SurveyInvitationFactory(customer=customer, token_hash=hash_token(token), language="ru")
+
+    with time_machine.travel(FRIDAY, tick=False):
+        page = client.post(reverse("feedback:survey", args=[token]), {"nps": "2", "csat": "1"}, follow=True)
+
+    assert "Спасибо" in page.content.decode()  # the customer's page is in Russian
+    flags = RiskFlag.objects.open().filter(customer=customer).order_by("reason")
+    assert [flag.reason for flag in flags] == [FlagReason.DETRACTOR, FlagReason.LOW_CSAT]
+    assert all(flag.detail.startswith("Survey 6 Mar 2026: NPS 2, CSAT 1") for flag in flags)
+    [mail] = alerts()
+    assert mail.subject.startswith("Detractor, Low CSAT: Carmen Ruiz") and "(NPS 2, CSAT 1)" in mail.subject

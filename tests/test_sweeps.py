@@ -21,7 +21,14 @@ from customers.sweeps import (
     sweep_risks,
 )
 from customers.tasks import sweep_quiet_task, sweep_risks_task
-from tests.factories import CustomerFactory, PurchaseFactory, RiskFlagFactory, TouchPointFactory
+from feedback.responses import Answer, survey_response_record
+from tests.factories import (
+    CustomerFactory,
+    PurchaseFactory,
+    RiskFlagFactory,
+    SurveyInvitationFactory,
+    TouchPointFactory,
+)
 from touchpoints.models import Outcome, Status
 from touchpoints.services import customer_record_two_way_contact, touchpoint_complete
 
@@ -142,15 +149,31 @@ def test_an_unanswered_call_does_not_clear_the_flag(alice):
     assert open_flags().filter(customer=customer).exists()
 
 
-def test_a_survey_answer_recorded_as_two_way_contact_clears_the_flag(alice):
-    """The survey answer path calls customer_record_two_way_contact (no user: the customer answered)."""
+def test_a_survey_answer_is_two_way_contact_it_clears_the_flag_and_restarts_the_products_clock(alice):
+    """The customer answered (no user): the answer path moves the clock by the shortest product threshold."""
     customer = quiet_customer(alice)
+    PurchaseFactory(customer=customer, product__quiet_threshold_days=20)
+    PurchaseFactory(customer=customer, product__quiet_threshold_days=90)
     riskflag_sweep_gone_quiet()
+    invitation = SurveyInvitationFactory(customer=customer)
 
-    customer_record_two_way_contact(customer=customer, at=NOW, by=None)
+    survey_response_record(invitation=invitation, answer=Answer(nps=9))
 
     assert not open_flags().exists()
     assert riskflag_sweep_gone_quiet().flagged == 0
+    customer.refresh_from_db()
+    assert (customer.last_contact_at, customer.quiet_after) == (NOW, NOW + 20 * DAY)
+    assert RiskFlag.objects.get(customer=customer).resolution == "Two-way contact logged."
+
+
+def test_a_survey_answer_from_a_customer_with_no_purchase_uses_the_default_quiet_threshold(alice, settings):
+    customer = quiet_customer(alice)
+    invitation = SurveyInvitationFactory(customer=customer)
+
+    survey_response_record(invitation=invitation, answer=Answer(nps=9))
+
+    customer.refresh_from_db()
+    assert customer.quiet_after == NOW + settings.AFTERSALES["QUIET_AFTER_DAYS"] * DAY
 
 
 def test_a_flag_whose_customer_is_no_longer_quiet_is_resolved_by_the_hourly_risks_job(alice):

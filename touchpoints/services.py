@@ -16,6 +16,7 @@ are serialised anyway.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -25,10 +26,10 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from aftersales.audit import audit_record
-from aftersales.models import AuditAction, WebhookEvent
+from aftersales.audit import audit_record, audit_record_many
+from aftersales.models import AuditAction, Webhook, WebhookEvent
 from aftersales.roles import is_manager
-from aftersales.webhooks import webhook_emit
+from aftersales.webhooks import webhook_emit_many
 from customers.models import Customer, FlagReason, RiskFlag
 from feedback.invitations import invitation_schedule_after_checkup
 from feedback.models import SurveyResponse
@@ -178,35 +179,78 @@ def _claim(touchpoint: TouchPoint, **changes) -> None:
 def riskflag_raise(*, customer: Customer, reason: str, detail: str, data: dict | None = None) -> RiskFlag:
     """Raise a flag, or add ``detail`` to the one already open for that reason (one open flag per reason).
 
-    A snoozed flag is woken up: something new happened. Two raises at once
-    both try the INSERT; the unique constraint lets one win and the other,
-    inside a savepoint, falls back to appending.
+    A snoozed flag is woken up: something new happened.
+    """
+    [flag] = riskflags_raise(customer=customer, reasons=[reason], detail=detail, data=data)
+    return flag
+
+
+def riskflags_raise(
+    *,
+    customer: Customer,
+    reasons: Iterable[str],
+    detail: str,
+    data: dict | None = None,
+    health_marked: bool = False,
+    hooks: list[Webhook] | None = None,
+) -> list[RiskFlag]:
+    """``riskflag_raise`` for several reasons at once (a survey answer can be a detractor and a low CSAT).
+
+    One read of the open flags, one INSERT of the new ones and one of their
+    audit events, one webhook lookup (none with ``hooks``), and the health
+    mark unless the caller already set it in this transaction
+    (``health_marked``). Two raises at once both try the INSERT; the unique
+    constraint lets one win and the other, inside a savepoint, falls back
+    to appending, one reason at a time.
     """
     detail = detail[:FLAG_DETAIL_MAX_LENGTH]
-    existing = RiskFlag.objects.open().select_for_update().filter(customer=customer, reason=reason).first()
-    if existing is None:
+    reasons = sorted(set(reasons))
+    existing = {
+        flag.reason: flag
+        for flag in RiskFlag.objects.open().select_for_update().filter(customer=customer, reason__in=reasons)
+    }
+    missing = [reason for reason in reasons if reason not in existing]
+    raised: list[RiskFlag] = []
+    if missing:
         try:
             with transaction.atomic():
-                flag = RiskFlag.objects.create(customer=customer, reason=reason, detail=detail, data=data or {})
-                audit_record(actor=None, action=AuditAction.RAISED, obj=flag, changes={"reason": [None, reason]})
+                raised = RiskFlag.objects.bulk_create(
+                    [RiskFlag(customer=customer, reason=reason, detail=detail, data=data or {}) for reason in missing]
+                )
+                audit_record_many(
+                    actor=None,
+                    action=AuditAction.RAISED,
+                    object_type=RiskFlag._meta.label_lower,
+                    rows=[(flag.pk, customer.pk, {"reason": [None, flag.reason]}) for flag in raised],
+                )
+        except IntegrityError:
+            if len(reasons) > 1:  # which one lost the race: one at a time
+                return [riskflag_raise(customer=customer, reason=one, detail=detail, data=data) for one in reasons]
+            existing[reasons[0]] = RiskFlag.objects.open().select_for_update().get(customer=customer, reason=reasons[0])
+            raised = []
+    if raised:
+        if not health_marked:
             Customer.objects.filter(pk=customer.pk).mark_health_due()  # open problems count (customers/health.py)
-            webhook_emit(
-                event=WebhookEvent.CUSTOMER_FLAGGED,
-                payload={
+        webhook_emit_many(
+            event=WebhookEvent.CUSTOMER_FLAGGED,
+            payloads=lambda: [
+                {
                     "flag": {"id": flag.pk, "reason": flag.reason, "detail": flag.detail, "raised_at": flag.raised_at},
                     "customer": {"id": customer.pk, "external_ref": customer.external_ref, "name": customer.name},
-                },
-            )
-            return flag
-        except IntegrityError:
-            existing = RiskFlag.objects.open().select_for_update().get(customer=customer, reason=reason)
-    joined = f"{existing.detail}\n{detail}" if existing.detail else detail
-    if len(joined) > FLAG_DETAIL_MAX_LENGTH:
-        joined = joined[: FLAG_DETAIL_MAX_LENGTH - 1] + "…"
-    existing.detail = joined
-    existing.snoozed_until = None
-    existing.save(update_fields=["detail", "snoozed_until"])
-    return existing
+                }
+                for flag in raised
+            ],
+            hooks=hooks,
+        )
+    for flag in existing.values():
+        joined = f"{flag.detail}\n{detail}" if flag.detail else detail
+        if len(joined) > FLAG_DETAIL_MAX_LENGTH:
+            joined = joined[: FLAG_DETAIL_MAX_LENGTH - 1] + "…"
+        flag.detail = joined
+        flag.snoozed_until = None
+        flag.save(update_fields=["detail", "snoozed_until"])
+    by_reason = {flag.reason: flag for flag in [*raised, *existing.values()]}
+    return [by_reason[reason] for reason in reasons]
 
 
 def customer_record_two_way_contact(*, customer: Customer, at: dt.datetime, by) -> None:
@@ -216,16 +260,31 @@ def customer_record_two_way_contact(*, customer: Customer, at: dt.datetime, by) 
     never sets the clock back past a newer one.
     """
     quiet_after = customer.quiet_after_from(at)
-    moved = (
-        Customer.objects.filter(pk=customer.pk)
-        .filter(Q(last_contact_at__isnull=True) | Q(last_contact_at__lt=at))
-        .update(last_contact_at=at, quiet_after=quiet_after, updated_at=timezone.now(), health_due_at=timezone.now())
-    )
-    if moved:
+    if customer_contact_move(customer_id=customer.pk, at=at, quiet_after=quiet_after, by=by):
         customer.last_contact_at, customer.quiet_after = at, quiet_after
-    RiskFlag.objects.open().filter(customer=customer, reason=FlagReason.GONE_QUIET, raised_at__lte=at).update(
-        resolved_at=at, resolved_by=by, resolution="Two-way contact logged."
+
+
+def customer_contact_move(
+    *, customer_id: int, at: dt.datetime, quiet_after: dt.datetime, by, gone_quiet_open: bool = True
+) -> bool:
+    """The writes of ``customer_record_two_way_contact`` for a caller that already knows ``quiet_after``.
+
+    The survey answer reads the quiet threshold and whether a gone-quiet flag
+    is open in the query that locks its invitation, and passes
+    ``gone_quiet_open=False`` when none is, saving that UPDATE. True when the
+    contact moved the clock.
+    """
+    now = timezone.now()
+    moved = (
+        Customer.objects.filter(pk=customer_id)
+        .filter(Q(last_contact_at__isnull=True) | Q(last_contact_at__lt=at))
+        .update(last_contact_at=at, quiet_after=quiet_after, updated_at=now, health_due_at=now)
     )
+    if gone_quiet_open:
+        RiskFlag.objects.open().filter(customer_id=customer_id, reason=FlagReason.GONE_QUIET, raised_at__lte=at).update(
+            resolved_at=at, resolved_by=by, resolution="Two-way contact logged."
+        )
+    return bool(moved)
 
 
 def _after_contact(
