@@ -188,15 +188,24 @@ def survey_response_record(*, invitation: SurveyInvitation | AnswerTarget, answe
     Raises ValidationError for an expired invitation or an invalid answer,
     having written nothing.
     """
-    errors = answer.errors()
-    if errors:
-        raise ValidationError(errors)
-    now = timezone.now()
     # The lock: concurrent POSTs for this invitation queue here, so each sees
     # the answer the previous one left and amends it instead of adding one.
     target = answer_target(pk=invitation.pk, lock=True)
     if target is None:
         raise ValidationError("This survey has expired.", code="expired")
+    return survey_response_store(target=target, answer=answer)
+
+
+def survey_response_store(*, target: AnswerTarget, answer: Answer) -> SurveyResponse:
+    """``survey_response_record`` for a caller holding the lock: ``answer_target(..., lock=True)``
+    read in the transaction still open around this call (the survey page's POST: one read, not two).
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("survey_response_store needs the transaction holding the lock.")
+    errors = answer.errors()
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
     fields = {
         "nps": answer.nps,
         "csat": answer.csat,

@@ -13,7 +13,7 @@ surveys are in staff_views.py.
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
@@ -26,7 +26,7 @@ from touchpoints.careplan import rep_contact
 from .forms import SurveyForm
 from .models import SurveyInvitation, SurveyResponse
 from .ratelimit import rate_limited
-from .responses import answer_target, invitation_for_token, review_url, survey_response_record
+from .responses import answer_target, invitation_for_token, review_url, survey_response_store
 from .unsubscribe import customer_unsubscribe, unsubscribe_customer
 
 RATE_SCOPE = "public"
@@ -72,17 +72,16 @@ def _unsubscribe_too_many(request: HttpRequest, token: str) -> HttpResponse:
 def survey_page(request: HttpRequest, token: str) -> HttpResponse:
     form = None
     if request.method == "POST":
-        # The answer: the lean path (feedback/responses.py); the full page only to show errors.
-        target = answer_target(token=token)
-        if target is None:
-            return _invalid(request)
-        form = SurveyForm(request.POST, survey=target.survey)
-        if form.is_valid():
-            try:
-                survey_response_record(invitation=target, answer=form.answer())
-            except ValidationError:  # expired between the lookup and the lock
+        # The answer: the lean path (feedback/responses.py), one locking read and the
+        # writes in one transaction; the full page below only to show the form's errors.
+        with transaction.atomic():
+            target = answer_target(token=token, lock=True)
+            if target is None:
                 return _invalid(request)
-            return redirect("feedback:thanks", token=token)
+            form = SurveyForm(request.POST, survey=target.survey)
+            if form.is_valid():
+                survey_response_store(target=target, answer=form.answer())
+                return redirect("feedback:thanks", token=token)
     invitation = invitation_for_token(token)
     if invitation is None:
         return _invalid(request)

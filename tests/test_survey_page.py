@@ -113,19 +113,19 @@ def test_an_answer_can_be_amended_but_never_duplicated(client, db):
 def test_an_answer_costs_a_fixed_handful_of_queries(client, db, django_assert_num_queries):
     """The answer POST has a throughput target (docs/BENCHMARKS.md): what it costs is counted here.
 
-    A first answer: the lookup, the locking read, the answer's INSERT, the
-    invitation's and the customer's UPDATEs (and the test's savepoint pair).
+    A first answer: the locking read, the answer's INSERT, the invitation's
+    and the customer's UPDATEs (and the savepoint pair of the test's transaction).
     A low one adds the loop: the owner, the webhooks, the open flags, the
     flags with their audit rows, the call-back, the alert.
     """
     _, token = invite()
     _, low_token = invite()
 
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         client.post(survey_url(token), ANSWER)
-    with django_assert_num_queries(7):  # amending reads the answer instead of inserting one
+    with django_assert_num_queries(6):  # amending reads the answer instead of inserting one
         client.post(survey_url(token), {**ANSWER, "nps": "9"})
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(17):
         client.post(survey_url(low_token), {**ANSWER, "nps": "2", "csat": "1"})
 
     assert SurveyResponse.objects.count() == 2

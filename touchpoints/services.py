@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, TextField, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, TextField, Value, When
 from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -274,12 +274,17 @@ def customer_contact_move(
     ``gone_quiet_open=False`` when none is, saving that UPDATE. True when the
     contact moved the clock.
     """
-    now = timezone.now()
-    moved = (
-        Customer.objects.filter(pk=customer_id)
-        .filter(Q(last_contact_at__isnull=True) | Q(last_contact_at__lt=at))
-        .update(last_contact_at=at, quiet_after=quiet_after, updated_at=now, health_due_at=now)
-    )
+    # Hand-written: every survey answer runs it, and the ORM took longer to build
+    # this UPDATE than the database took to run it (docs/BENCHMARKS.md).
+    adapt = connection.ops.adapt_datetimefield_value
+    now = adapt(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE customers_customer SET last_contact_at = %s, quiet_after = %s, updated_at = %s, health_due_at = %s"
+            " WHERE id = %s AND (last_contact_at IS NULL OR last_contact_at < %s)",
+            [adapt(at), adapt(quiet_after), now, now, customer_id, adapt(at)],
+        )
+        moved = cursor.rowcount
     if gone_quiet_open:
         RiskFlag.objects.open().filter(customer_id=customer_id, reason=FlagReason.GONE_QUIET, raised_at__lte=at).update(
             resolved_at=at, resolved_by=by, resolution="Two-way contact logged."
