@@ -73,6 +73,14 @@ def test_production_refuses_to_start_with_a_missing_or_default_secret_key(tmp_pa
     assert "ImproperlyConfigured" in result.stderr and message in result.stderr
 
 
+def test_commands_that_only_read_the_code_run_without_a_secret_key(tmp_path):
+    """makemigrations --check (CI, hooks) needs no key; serving and checking still do (above)."""
+    result = _manage(tmp_path, "makemigrations", "--check", "--dry-run", SECRET_KEY="")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
+
+
 @pytest.mark.django_db
 def test_pages_carry_a_csp_without_unsafe_inline_scripts(alice_client):
     response = alice_client.get(reverse("my_day"))
