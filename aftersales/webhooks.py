@@ -127,6 +127,10 @@ def webhook_subscribers() -> list[Webhook]:
     return list(Webhook.objects.filter(active=True))
 
 
+def _listening(event: str, hooks: list[Webhook] | None) -> list[Webhook]:
+    return [hook for hook in (webhook_subscribers() if hooks is None else hooks) if event in hook.events]
+
+
 def webhook_emit(*, event: str, payload: dict[str, Any], hooks: list[Webhook] | None = None) -> list[WebhookDelivery]:
     """Write one delivery per active endpoint subscribed to ``event``; deliver them after commit.
 
@@ -134,7 +138,7 @@ def webhook_emit(*, event: str, payload: dict[str, Any], hooks: list[Webhook] | 
     exists and nothing is sent. Costs one query when nobody listens, none
     when the caller passes the ``hooks`` it read with ``webhook_subscribers``.
     """
-    hooks = [hook for hook in (webhook_subscribers() if hooks is None else hooks) if event in hook.events]
+    hooks = _listening(event, hooks)
     if not hooks:
         return []
     body = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
@@ -151,7 +155,7 @@ def webhook_emit_many(
     *, event: str, payloads: Callable[[], Iterable[dict[str, Any]]], hooks: list[Webhook] | None = None
 ) -> int:
     """``webhook_emit`` for a batch (a sweep): ``payloads`` is only called when someone listens."""
-    hooks = [hook for hook in (webhook_subscribers() if hooks is None else hooks) if event in hook.events]
+    hooks = _listening(event, hooks)
     if not hooks:
         return 0
     bodies = [json.loads(json.dumps(payload, cls=DjangoJSONEncoder)) for payload in payloads()]

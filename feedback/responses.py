@@ -149,16 +149,16 @@ _BY_PK = "i.id = %s"
 _LOCK = " FOR UPDATE OF i"
 
 
-def answer_target(*, token: str = "", pk: int | None = None, lock: bool = False) -> AnswerTarget | None:
+def answer_target(*, token: str = "", pk: int | None = None) -> AnswerTarget | None:
     """The answerable invitation for a clear ``token`` (or a ``pk``); None for unknown, tampered or expired.
 
-    ``lock=True`` takes the invitation's row lock: only inside a transaction.
+    Takes the invitation's row lock: call it inside the transaction that records the answer.
     """
     if pk is None and not _plausible(token):
         return None
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     sql = _TARGET_SQL + (_BY_PK if pk is not None else _BY_HASH)
-    if lock and connection.features.has_select_for_update_of:
+    if connection.features.has_select_for_update_of:
         sql += _LOCK
     with connection.cursor() as cursor:
         cursor.execute(sql, [FlagReason.GONE_QUIET, now, pk if pk is not None else hash_token(token)])
@@ -185,14 +185,14 @@ def survey_response_record(*, invitation: SurveyInvitation | AnswerTarget, answe
     """
     # The lock: concurrent POSTs for this invitation queue here, so each sees
     # the answer the previous one left and amends it instead of adding one.
-    target = answer_target(pk=invitation.pk, lock=True)
+    target = answer_target(pk=invitation.pk)
     if target is None:
         raise ValidationError("This survey has expired.", code="expired")
     return survey_response_store(target=target, answer=answer)
 
 
 def survey_response_store(*, target: AnswerTarget, answer: Answer) -> SurveyResponse:
-    """``survey_response_record`` for a caller holding the lock: ``answer_target(..., lock=True)``
+    """``survey_response_record`` for a caller holding the lock: ``answer_target``
     read in the transaction still open around this call (the survey page's POST: one read, not two).
     """
     if not transaction.get_connection().in_atomic_block:

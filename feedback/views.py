@@ -75,7 +75,7 @@ def survey_page(request: HttpRequest, token: str) -> HttpResponse:
         # The answer: the lean path (feedback/responses.py), one locking read and the
         # writes in one transaction; the full page below only to show the form's errors.
         with transaction.atomic():
-            target = answer_target(token=token, lock=True)
+            target = answer_target(token=token)
             if target is None:
                 return _invalid(request)
             form = SurveyForm(request.POST, survey=target.survey)
