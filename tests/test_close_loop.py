@@ -211,3 +211,42 @@ def test_the_team_reads_the_flag_and_the_alert_in_the_sites_language_not_the_cus
     assert all(flag.detail.startswith("Survey 6 Mar 2026: NPS 2, CSAT 1") for flag in flags)
     [mail] = alerts()
     assert mail.subject.startswith("Detractor, Low CSAT: Carmen Ruiz") and "(NPS 2, CSAT 1)" in mail.subject
+
+
+@pytest.mark.django_db(transaction=True)
+def test_low_answers_on_two_invitations_at_once_leave_one_flag_per_reason(alice):
+    """Two answers race to raise the same two flags: one open flag each, both answers in its detail."""
+    import threading
+
+    from django.db import close_old_connections, connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises writers")
+    customer = CustomerFactory(owner=alice)
+    invitations = [SurveyInvitationFactory(customer=customer) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def answer(invitation, comment: str) -> None:
+        try:
+            barrier.wait()
+            with transaction.atomic():
+                survey_response_record(invitation=invitation, answer=Answer(nps=1, csat=1, comment=comment))
+        except Exception as error:  # noqa: BLE001 — collected and asserted below
+            errors.append(error)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=answer, args=(inv, f"Answer {n}")) for n, inv in enumerate(invitations)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    flags = RiskFlag.objects.open().filter(customer=customer)
+    assert sorted(flag.reason for flag in flags) == [FlagReason.DETRACTOR, FlagReason.LOW_CSAT]
+    for flag in flags:
+        assert "Answer 0" in flag.detail and "Answer 1" in flag.detail
+    assert TouchPoint.objects.filter(kind=Kind.CLOSE_LOOP, customer=customer).count() == 2  # one per answer
