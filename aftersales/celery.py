@@ -35,6 +35,9 @@ app.conf.beat_schedule = {
     "survey-invitations-plan": {"task": "feedback.tasks.survey_invitations_plan_task", "schedule": 300.0},
     "survey-invitations-send": {"task": "feedback.tasks.survey_invitations_send_task", "schedule": 60.0},
     "survey-reminders-send": {"task": "feedback.tasks.survey_reminders_send_task", "schedule": 900.0},
+    # Closing the loop on low answers (feedback/loops.py; command survey_loops_open). Each low
+    # answer queues it at once; this run only catches a queueing lost to a broker outage.
+    "survey-loops-open": {"task": "feedback.tasks.survey_loops_open_task", "schedule": 30.0},
     # Like outbox-sweep, for webhook deliveries (aftersales/webhooks.py).
     "webhook-sweep": {"task": "aftersales.tasks.webhook_sweep_task", "schedule": 60.0},
     # Managers' dashboard (aftersales/dashboard/rollups.py; command dashboard_refresh): the page shows "as of".

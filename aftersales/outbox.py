@@ -34,8 +34,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .audit import email_suppressed
-from .models import OutboxEmail
+from .audit import email_hash, email_suppressed
+from .models import EmailSuppression, OutboxEmail
 
 logger = logging.getLogger(__name__)
 
@@ -80,27 +80,77 @@ def outbox_enqueue(
     all: the sweep picks it up when it is due, which avoids Celery ETA tasks
     (held in worker memory, redelivered by Redis after the visibility timeout).
     """
-    suppressed = email_suppressed(to)
-    email = OutboxEmail.objects.create(
+    email = _row(
         to=to,
         subject=subject,
         body_text=body_text,
         body_html=body_html,
         kind=kind,
         customer=customer,
-        headers={str(key): str(value) for key, value in (headers or {}).items()},
-        from_email=from_email or "",
+        headers=headers,
+        from_email=from_email,
         reply_to=reply_to,
-        send_after=send_after or timezone.now(),
-        **({"message_id": message_id} if message_id else {}),
-        **({"failed_at": timezone.now(), "last_error": SUPPRESSED_ERROR} if suppressed else {}),
+        send_after=send_after,
+        message_id=message_id,
+        suppressed=email_suppressed(to),
     )
-    if not suppressed and email.send_after <= timezone.now():
+    email.save(force_insert=True)
+    if _due_now(email):
         # robust=True: if the broker is down at commit time, the change that
         # caused the mail must still succeed; the row is committed and the
         # sweep delivers it later.
         transaction.on_commit(lambda: _queue_delivery(email.pk), robust=True)
     return email
+
+
+def outbox_enqueue_many(messages: list[dict[str, Any]]) -> list[OutboxEmail]:
+    """``outbox_enqueue`` for a batch (a job mailing many owners): ``messages`` are its keyword arguments.
+
+    One suppression lookup and one INSERT; after commit, one sweep task
+    delivers the batch over one mail connection instead of a task per email.
+    """
+    if not messages:
+        return []
+    hashes = {message["to"]: email_hash(message["to"]) for message in messages if message["to"].strip()}
+    suppressed = set(
+        EmailSuppression.objects.filter(email_hash__in=hashes.values()).values_list("email_hash", flat=True)
+    )
+    emails = OutboxEmail.objects.bulk_create(
+        [_row(**message, suppressed=hashes.get(message["to"]) in suppressed) for message in messages]
+    )
+    if any(_due_now(email) for email in emails):
+        transaction.on_commit(_queue_sweep, robust=True)
+    return emails
+
+
+def _row(
+    *,
+    suppressed: bool,
+    headers: dict[str, str] | None = None,
+    from_email: str | None = None,
+    send_after: datetime | None = None,
+    message_id: str | None = None,
+    **fields: Any,
+) -> OutboxEmail:
+    """The outbox row for ``outbox_enqueue``'s arguments (``fields``: to, subject, bodies, kind, customer, reply_to)."""
+    return OutboxEmail(
+        **fields,
+        headers={str(key): str(value) for key, value in (headers or {}).items()},
+        from_email=from_email or "",
+        send_after=send_after or timezone.now(),
+        **({"message_id": message_id} if message_id else {}),
+        **({"failed_at": timezone.now(), "last_error": SUPPRESSED_ERROR} if suppressed else {}),
+    )
+
+
+def _due_now(email: OutboxEmail) -> bool:
+    return email.failed_at is None and email.send_after <= timezone.now()
+
+
+def _queue_sweep() -> None:
+    from .tasks import outbox_sweep_task  # tasks import this module
+
+    outbox_sweep_task.delay()
 
 
 def _queue_delivery(email_id: int) -> None:

@@ -206,6 +206,9 @@ DEV_MAILBOX_ENABLED = EMAIL_BACKEND == "aftersales.mailbox.DevMailboxBackend"
 
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost//")  # a host keeps kombu from warning
+# Where tasks are queued (and, by default, what workers consume): two installations
+# sharing one Redis keep apart with two names. Tests' workers use their own.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 # Late acks: a task is redelivered if its worker dies, so the visibility
 # timeout (Redis) must outlast the hard time limit, or a running task would
 # be handed to a second worker while the first is still on it.

@@ -158,6 +158,11 @@ class SurveyResponse(models.Model):
     )
     loop_opened_at = models.DateTimeField(null=True, blank=True)
     loop_closed_at = models.DateTimeField(null=True, blank=True)
+    # A low answer leaves the loop pending (feedback/loops.py): the reasons still to act
+    # on ("detractor,low_csat"), and since when. The worker opens it within seconds,
+    # in batches, and clears both; loop_opened_at is then the answer's time.
+    loop_pending = models.CharField(max_length=100, blank=True, default="", db_default="")
+    loop_pending_at = models.DateTimeField(null=True, blank=True)
 
     objects = SurveyResponseQuerySet.as_manager()
 
@@ -176,6 +181,10 @@ class SurveyResponse(models.Model):
             models.Index(fields=["submitted_at"], name="response_submitted_idx"),
             # Customer timeline and health: a customer's answers, newest first.
             models.Index(fields=["customer", "-submitted_at"], name="response_customer_idx"),
+            # The loop-opening job (feedback/loops.py): answers whose loop is pending, oldest first.
+            models.Index(
+                fields=["loop_pending_at"], name="response_loop_pending_idx", condition=Q(loop_pending_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -7,14 +7,15 @@ a retrying proxy, two tabs — are serialised on the invitation's row lock
 (``SELECT … FOR UPDATE``) on PostgreSQL; on SQLite writers are serialised
 anyway, and the OneToOne unique constraint is the last line either way.
 
-A low answer (a detractor, CSAT 1–2, or a problem the customer flags) opens a
-"close the loop" call for the owner within one business day, raises a flag
-and mails the owner, all in the same transaction as the answer. Amending
-never opens a second call: the response remembers its follow-up.
+A low answer (a detractor, CSAT 1–2, or a problem the customer flags) is
+stored with its loop pending, in the same INSERT or UPDATE; the worker opens
+it within seconds (feedback/loops.py: the flag, the owner's call within one
+business day, the owner's mail). Amending never opens a second call: the
+response remembers its follow-up.
 
 The answer POST is the public endpoint with a throughput target (issue 4:
 ≥ 300 answers/s on two cores, docs/BENCHMARKS.md), so its common case — a
-first answer that is not low — costs four statements in one transaction: the
+first answer, low or not — costs four statements in one transaction: the
 locking read (one hand-written SELECT that also reads what the rest needs;
 the ORM spent more time building it than the database running it), the
 answer's INSERT, and the invitation's and the customer's UPDATEs.
@@ -23,30 +24,20 @@ answer's INSERT, and the invitation's and the customer's UPDATEs.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.formats import date_format
+from django.utils import timezone
 
-from aftersales.models import OutboxEmail, WebhookEvent
-from aftersales.outbox import outbox_enqueue
-from aftersales.webhooks import webhook_emit, webhook_subscribers
-from customers.models import Customer, FlagReason, quiet_after
-from touchpoints import scheduling
-from touchpoints.careplan import email_subject
-from touchpoints.models import Channel, Kind, TouchPoint
-from touchpoints.services import customer_contact_move, riskflags_raise
+from customers.models import FlagReason, quiet_after
+from touchpoints.services import customer_contact_move
 
+from .loops import loops_kick, pending_reasons
 from .models import BuyAgain, SurveyInvitation, SurveyResponse, hash_token
 
 COMMENT_MAX_LENGTH = SurveyResponse._meta.get_field("comment").max_length
-EXCERPT_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -211,12 +202,17 @@ def survey_response_store(*, target: AnswerTarget, answer: Answer) -> SurveyResp
     # Read from the locked row itself: a POST that waited for the lock sees the
     # answer the previous one committed (PostgreSQL re-reads a row it waited for,
     # but not the other tables of the query, so this is not a join on the answers).
-    response = SurveyResponse.objects.filter(invitation_id=target.pk).first() if target.answered else None
-    before: set[str] = set()
+    # The answer's own row is locked too: the loop-opening job may be clearing its
+    # pending loop right now, and this must read what it left.
+    response = (
+        SurveyResponse.objects.select_for_update().filter(invitation_id=target.pk).first() if target.answered else None
+    )
+    pending = _pending(response, answer)
+    fields["loop_pending"] = ",".join(sorted(pending))
+    fields["loop_pending_at"] = ((response and response.loop_pending_at) or now) if pending else None
     if response is None:
         response = _response_insert(target=target, fields=fields, now=now)
-    else:  # an amendment: what the answer said before decides what is new
-        before = Answer.of(response).loop_reasons()
+    else:  # an amendment
         for name, value in fields.items():
             setattr(response, name, value)
         response.save(update_fields=[*fields, "updated_at"])
@@ -228,22 +224,27 @@ def survey_response_store(*, target: AnswerTarget, answer: Answer) -> SurveyResp
         by=None,
         gone_quiet_open=target.gone_quiet_open,
     )
-    new_reasons = answer.loop_reasons() - before
-    if new_reasons:
-        customer = Customer.objects.select_related("owner").get(pk=target.customer_id)
-        # The flag, the call and the owner's alert are for the team: in the site's
-        # language, whatever language the customer answered in.
-        with translation.override(settings.LANGUAGE_CODE):
-            survey_loop_open(response=response, customer=customer, reasons=new_reasons, now=now)
+    if pending:
+        transaction.on_commit(loops_kick, robust=True)  # robust: a broker outage loses no answer; beat catches up
     return response
+
+
+def _pending(previous: SurveyResponse | None, answer: Answer) -> set[str]:
+    """What the loop has to act on after ``answer``: what it adds to the ``previous`` answer,
+    and what that one left pending (the job has not run yet), unless the customer took it back."""
+    low = answer.loop_reasons()
+    if previous is None:
+        return low
+    return (pending_reasons(previous) | (low - Answer.of(previous).loop_reasons())) & low
 
 
 # The first answer's two writes, by hand for the same reason as _TARGET_SQL: the ORM's
 # create() and update() took about 1 ms of Python to build them (docs/BENCHMARKS.md).
 _INSERT_RESPONSE = """
 INSERT INTO feedback_surveyresponse
-       (invitation_id, customer_id, nps, csat, would_buy_again, comment, problem_reported, submitted_at, updated_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+       (invitation_id, customer_id, nps, csat, would_buy_again, comment, problem_reported, loop_pending,
+        loop_pending_at, submitted_at, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING id"""
 _MARK_RESPONDED = "UPDATE feedback_surveyinvitation SET responded_at = %s WHERE id = %s AND responded_at IS NULL"
 
@@ -262,6 +263,8 @@ def _response_insert(*, target: AnswerTarget, fields: dict, now: dt.datetime) ->
                 fields["would_buy_again"],
                 fields["comment"],
                 fields["problem_reported"],
+                fields["loop_pending"],
+                connection.ops.adapt_datetimefield_value(fields["loop_pending_at"]),
                 at,
                 at,
             ],
@@ -273,96 +276,6 @@ def _response_insert(*, target: AnswerTarget, fields: dict, now: dt.datetime) ->
     )
     response._state.adding, response._state.db = False, connection.alias  # as if loaded from the database
     return response
-
-
-def _excerpt(text: str) -> str:
-    return " ".join(text.split())[:EXCERPT_LENGTH]
-
-
-def _scores(response: SurveyResponse) -> str:
-    parts = []
-    if response.nps is not None:
-        parts.append(f"NPS {response.nps}")
-    if response.csat is not None:
-        parts.append(f"CSAT {response.csat}")
-    if response.problem_reported:
-        parts.append("problem reported")
-    return ", ".join(parts) or "no scores"
-
-
-def survey_loop_open(*, response: SurveyResponse, customer: Customer, reasons: set[str], now: dt.datetime) -> None:
-    """Flag the customer, open the call-back (once per response), tell the owner. Inside the answer's transaction.
-
-    The caller has moved the customer's contact clock (which marks health due).
-    """
-    excerpt = _excerpt(response.comment)
-    detail = f"Survey {date_format(now, 'j M Y')}: {_scores(response)}" + (f': "{excerpt}"' if excerpt else "")
-    hooks = webhook_subscribers()
-    riskflags_raise(
-        customer=customer,
-        reasons=reasons,
-        detail=detail,
-        data={"response": response.pk},
-        health_marked=True,  # the answer's contact UPDATE just set health_due_at
-        hooks=hooks,
-    )
-    opened = response.followup_id is None
-    if opened:
-        followup = TouchPoint.objects.create(
-            customer=customer,
-            assignee_id=customer.owner_id,
-            kind=Kind.CLOSE_LOOP,
-            channel=Channel.CALL,
-            objective=f"Call back about the survey answer ({_scores(response)})"
-            + (f': "{excerpt}"' if excerpt else "."),
-            # Within one business day, on the customer's calendar.
-            due_at=scheduling.next_business_day(now, customer.timezone),
-        )
-        response.followup, response.loop_opened_at = followup, now
-        response.save(update_fields=["followup", "loop_opened_at"])
-    _notify_owner(response=response, customer=customer, reasons=reasons)
-    if FlagReason.DETRACTOR in reasons:
-        webhook_emit(
-            event=WebhookEvent.DETRACTOR_ANSWERED,
-            payload={
-                "response": {
-                    "id": response.pk,
-                    "nps": response.nps,
-                    "csat": response.csat,
-                    "comment": response.comment,
-                    "submitted_at": response.submitted_at,
-                },
-                "customer": {"id": customer.pk, "external_ref": customer.external_ref, "name": customer.name},
-            },
-            hooks=hooks,
-        )
-
-
-def _notify_owner(*, response: SurveyResponse, customer: Customer, reasons: set[str]) -> OutboxEmail | None:
-    owner = customer.owner
-    if not owner.email:
-        return None
-    labels = [str(FlagReason(reason).label) for reason in sorted(reasons)]
-    context = {
-        "customer": customer,
-        "owner": owner,
-        "response": response,
-        "reasons": labels,
-        "followup": response.followup,
-        "customer_url": settings.SITE_URL + reverse("customers:detail", args=[customer.pk]),
-        "my_day_url": settings.SITE_URL + reverse("my_day"),
-    }
-    subject = email_subject(f"{', '.join(labels)}: {customer} answered the survey ({_scores(response)})")
-    return outbox_enqueue(
-        to=owner.email,
-        subject=subject,
-        body_text=render_to_string("emails/detractor_alert.txt", context),
-        body_html=render_to_string("emails/detractor_alert.html", context),
-        kind=OutboxEmail.Kind.NOTIFICATION,
-        customer=customer,
-        # The rep can answer the customer straight from the alert.
-        reply_to=customer.email if re.fullmatch(r"[^\s@]+@[^\s@]+", customer.email or "") else "",
-    )
 
 
 def review_url(response: SurveyResponse) -> str:

@@ -1,10 +1,11 @@
-"""Celery tasks of the survey loop: thin wrappers around feedback/invitations.py (beat runs them)."""
+"""Celery tasks of the survey loop: thin wrappers around feedback/invitations.py and loops.py (beat runs them)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from .invitations import invitations_plan, invitations_remind, invitations_send
+from .loops import survey_loops_open
 
 
 @shared_task(name="feedback.tasks.survey_invitations_plan_task")
@@ -23,3 +24,9 @@ def survey_invitations_send_task() -> int:
 def survey_reminders_send_task() -> int:
     """Remind non-responders once (beat, every 15 minutes)."""
     return invitations_remind()
+
+
+@shared_task(name="feedback.tasks.survey_loops_open_task")
+def survey_loops_open_task() -> int:
+    """Open the loop on pending low answers (queued by the answer's commit; beat, every 30 seconds)."""
+    return survey_loops_open()

@@ -122,7 +122,8 @@ def thanks_page(request: HttpRequest, token: str) -> HttpResponse:
             "invitation": invitation,
             "customer": invitation.customer,
             "response": response,
-            "follow_up": response.followup_id is not None,
+            # The call is opened by the worker a moment after the answer: pending counts.
+            "follow_up": response.followup_id is not None or bool(response.loop_pending),
             "review_url": review_url(response),
             "rep": rep_contact(invitation.customer.owner),
         }

@@ -149,7 +149,12 @@ def celery_worker(
     )
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=worker_environment(env), stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=settings.BASE_DIR,
+            # Tasks the worker's own tasks queue (on commit) go to the test's queue too, not to a dev worker's.
+            env=worker_environment({"CELERY_TASK_DEFAULT_QUEUE": queue, **(env or {})}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     worker = Worker(process=process, log_path=log_path)
     try:

@@ -11,6 +11,7 @@ from aftersales.models import MailboxMessage, OutboxEmail
 from aftersales.outbox import outbox_deliver
 from customers.models import FlagReason, RiskFlag
 from feedback.invitations import invitation_send
+from feedback.loops import survey_loops_open
 from feedback.models import SurveyResponse
 from tests.conftest import ARTIFACTS, PASSWORD
 from tests.factories import CustomerFactory, SurveyInvitationFactory
@@ -68,6 +69,9 @@ def test_customer_answers_in_spanish_and_the_owner_finds_the_follow_up_on_my_day
         "unsure",
         "La entrega llegó tarde.",
     )
+
+    # The worker opens the loop a moment later (tests/test_celery_worker.py runs a real one).
+    assert survey_loops_open() == 1
 
     page.context.clear_cookies()
     page.set_viewport_size({"width": 1280, "height": 900})

@@ -74,3 +74,49 @@ def test_a_worker_process_consumes_the_task_from_the_broker_and_delivers_the_mai
     assert (kept.to, kept.body_text, kept.body_html) == ("ana@example.com", "Hello Ana", "<p>Hello Ana</p>")
     assert OutboxEmail.objects.get(pk=email.pk).attempts == 1
     assert _queued_messages(test_queue) == 0
+
+
+LOOP_TASKS = ("feedback.tasks.survey_loops_open_task", "aftersales.tasks.outbox_sweep_task")
+
+
+@pytest.fixture
+def loop_queue():
+    """Route the loop job and the outbox sweep it queues to an empty queue of their own."""
+    empty_queue(QUEUE)
+    route_to_queue(LOOP_TASKS, QUEUE)
+    yield QUEUE
+    route_to_queue(LOOP_TASKS, None)
+
+
+def test_a_low_answer_becomes_a_flag_a_call_back_and_the_owners_mail_through_the_worker(
+    transactional_db, loop_queue, tmp_path, client, settings
+):
+    """The survey POST leaves the loop pending and queues the job on commit; a real worker opens it
+    (flags, call-back) and the sweep it queues delivers the owner's alert: no step runs in this process."""
+    from customers.models import FlagReason, RiskFlag
+    from feedback.models import SurveyResponse, hash_token, new_token
+    from tests.factories import CustomerFactory, RepFactory, SurveyInvitationFactory
+    from touchpoints.models import Kind, TouchPoint
+
+    owner = RepFactory(email="owner@example.com")
+    token = new_token()
+    SurveyInvitationFactory(customer=CustomerFactory(owner=owner, name="Ana Vidal"), token_hash=hash_token(token))
+
+    answered = client.post(f"/feedback/s/{token}/", {"nps": "2", "csat": "1", "comment": "Broke in a week"})
+
+    assert answered.status_code == 302
+    assert SurveyResponse.objects.get().loop_pending == "detractor,low_csat"
+    assert not RiskFlag.objects.exists() and _queued_messages(loop_queue) == 1  # the kick, waiting on the broker
+    with celery_worker(queue=loop_queue, log_path=tmp_path / "worker.log") as worker:
+        worker.wait_for(
+            lambda: MailboxMessage.objects.filter(to="owner@example.com").exists(),
+            timeout=60,
+            what="the owner's alert is delivered",
+        )
+        assert worker.stop() == 0
+    assert set(RiskFlag.objects.open().values_list("reason", flat=True)) == {FlagReason.DETRACTOR, FlagReason.LOW_CSAT}
+    [followup] = TouchPoint.objects.filter(kind=Kind.CLOSE_LOOP)
+    assert followup.assignee == owner and "Broke in a week" in followup.objective
+    [mail] = MailboxMessage.objects.filter(to="owner@example.com")
+    assert "Ana Vidal" in mail.subject and "> Broke in a week" in mail.body_text
+    assert SurveyResponse.objects.get().loop_pending == ""

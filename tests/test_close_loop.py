@@ -1,4 +1,8 @@
-"""Closing the loop: a low answer becomes a flag, a call-back due within one business day, and a mail to the owner."""
+"""Closing the loop: a low answer becomes a flag, a call-back due within one business day, and a mail to the owner.
+
+The answer leaves its loop pending; the worker's job (feedback/loops.py) opens it
+a few seconds later. Here the job runs in the test's process (``worker_runs``);
+tests/test_celery_worker.py has a real worker pick it up from the broker."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from django.urls import reverse
 
 from aftersales.models import OutboxEmail
 from customers.models import FlagReason, RiskFlag
+from feedback.loops import survey_loops_open
 from feedback.models import SurveyResponse, hash_token, new_token
 from feedback.responses import Answer, survey_response_record
 from tests.factories import CustomerFactory, SurveyInvitationFactory
@@ -32,6 +37,12 @@ def invite(customer):
     return invitation, token
 
 
+def worker_runs(seconds: int = 5) -> int:
+    """The loop-opening job, as the worker runs it a few seconds after the answer."""
+    with time_machine.travel(FRIDAY + dt.timedelta(seconds=seconds), tick=False):
+        return survey_loops_open()
+
+
 def close_loops() -> list[TouchPoint]:
     return list(TouchPoint.objects.filter(kind=Kind.CLOSE_LOOP))
 
@@ -48,7 +59,10 @@ def test_a_detractor_opens_a_call_back_raises_a_flag_and_mails_the_owner(client,
             reverse("feedback:survey", args=[token]),
             {"nps": "3", "csat": "3", "comment": "Delivery was late\nand nobody called"},
         )
+    assert close_loops() == [] and alerts() == []  # pending: the worker opens it
+    assert SurveyResponse.objects.get().loop_pending == FlagReason.DETRACTOR
 
+    assert worker_runs() == 1
     [followup] = close_loops()
     assert followup.assignee == alice and followup.customer == customer
     assert followup.status == Status.SCHEDULED
@@ -63,7 +77,10 @@ def test_a_detractor_opens_a_call_back_raises_a_flag_and_mails_the_owner(client,
     assert "> Delivery was late\n> and nobody called" in mail.body_text
     assert "Delivery was late\nand nobody called</blockquote>" in mail.body_html
     answer = SurveyResponse.objects.get()
-    assert answer.followup == followup and answer.loop_opened_at == FRIDAY
+    assert answer.followup == followup and answer.loop_opened_at == FRIDAY  # the answer's time, not the job's
+    assert answer.loop_pending == "" and answer.loop_pending_at is None
+    assert worker_runs(10) == 0  # nothing left: a second run opens nothing twice
+    assert len(close_loops()) == 1 and len(alerts()) == 1
 
 
 def test_the_thank_you_page_says_the_rep_will_call(client, customer):
@@ -81,6 +98,7 @@ def test_a_low_csat_or_a_reported_problem_also_closes_the_loop(customer):
 
     with time_machine.travel(FRIDAY, tick=False):
         survey_response_record(invitation=invitation, answer=Answer(nps=8, csat=2, problem_reported=True))
+    worker_runs()
 
     assert len(close_loops()) == 1
     reasons = set(RiskFlag.objects.open().filter(customer=customer).values_list("reason", flat=True))
@@ -93,6 +111,7 @@ def test_passives_and_promoters_close_no_loop(customer):
 
     with time_machine.travel(FRIDAY, tick=False):
         survey_response_record(invitation=invitation, answer=Answer(nps=7, csat=3))
+    assert worker_runs() == 0
 
     assert close_loops() == []
     assert not RiskFlag.objects.exists()
@@ -103,11 +122,33 @@ def test_amending_a_detractor_answer_opens_no_second_call_back(customer):
     invitation, _ = invite(customer)
     with time_machine.travel(FRIDAY, tick=False):
         survey_response_record(invitation=invitation, answer=Answer(nps=3))
+    worker_runs()
+    with time_machine.travel(FRIDAY + dt.timedelta(minutes=5), tick=False):
         survey_response_record(invitation=invitation, answer=Answer(nps=1, comment="Worse than I said"))
+    worker_runs(600)
 
     assert len(close_loops()) == 1
     assert RiskFlag.objects.open().filter(customer=customer).count() == 1
     assert len(alerts()) == 1  # nothing new to tell the owner: still a detractor
+
+
+def test_amendments_before_the_worker_runs_are_acted_on_as_the_customer_left_them(customer):
+    first, second = invite(customer)[0], invite(customer)[0]
+    with time_machine.travel(FRIDAY, tick=False):
+        # A slip corrected at once: nothing to call back about.
+        survey_response_record(invitation=first, answer=Answer(nps=3))
+        survey_response_record(invitation=first, answer=Answer(nps=9))
+        # Worse on second thoughts: one call, one alert, with the final answer.
+        survey_response_record(invitation=second, answer=Answer(nps=6))
+        survey_response_record(invitation=second, answer=Answer(nps=2, comment="Still broken"))
+    assert worker_runs() == 1
+
+    [followup] = close_loops()
+    assert "NPS 2" in followup.objective and "Still broken" in followup.objective
+    [mail] = alerts()
+    assert "NPS 2" in mail.subject
+    [flag] = RiskFlag.objects.open().filter(customer=customer)
+    assert flag.reason == FlagReason.DETRACTOR and "NPS 2" in flag.detail
 
 
 def test_an_amendment_that_adds_a_reason_tells_the_owner_again_but_keeps_one_call_back(customer):
@@ -115,7 +156,10 @@ def test_an_amendment_that_adds_a_reason_tells_the_owner_again_but_keeps_one_cal
     with time_machine.travel(FRIDAY, tick=False):
         survey_response_record(invitation=invitation, answer=Answer(nps=9))
         survey_response_record(invitation=invitation, answer=Answer(nps=4))
+    worker_runs()
+    with time_machine.travel(FRIDAY + dt.timedelta(minutes=5), tick=False):
         survey_response_record(invitation=invitation, answer=Answer(nps=4, problem_reported=True))
+    worker_runs(600)
 
     assert len(close_loops()) == 1
     assert len(alerts()) == 2
@@ -127,6 +171,7 @@ def test_completing_the_call_back_records_the_time_to_close_the_loop(alice, cust
     invitation, _ = invite(customer)
     with time_machine.travel(FRIDAY, tick=False):
         answer = survey_response_record(invitation=invitation, answer=Answer(nps=3))
+    worker_runs()
     [followup] = close_loops()
 
     with time_machine.travel(FRIDAY + dt.timedelta(hours=70), tick=False):
@@ -140,6 +185,7 @@ def test_the_call_back_is_on_the_owners_my_day(alice_client, customer):
     invitation, _ = invite(customer)
     with time_machine.travel(FRIDAY, tick=False):
         survey_response_record(invitation=invitation, answer=Answer(nps=0, comment="Terrible"))
+    worker_runs()
 
     with time_machine.travel(dt.datetime(2026, 3, 9, 8, 0, tzinfo=dt.UTC), tick=False):
         page = alice_client.get(reverse("my_day")).content.decode()
@@ -154,6 +200,7 @@ def test_customer_text_is_escaped_in_the_owners_mail(customer):
 
     with time_machine.travel(FRIDAY, tick=False):
         survey_response_record(invitation=invitation, answer=Answer(nps=1, comment="<b>bold</b> & <i>co</i>"))
+    worker_runs()
 
     [mail] = alerts()
     assert "\r" not in mail.subject and "\n" not in mail.subject
@@ -184,7 +231,10 @@ def test_a_detractor_answer_is_a_webhook_event(customer):
 
     with time_machine.travel(FRIDAY, tick=False):
         answer = survey_response_record(invitation=invitation, answer=Answer(nps=2, comment="Slow"))
+    worker_runs()
+    with time_machine.travel(FRIDAY + dt.timedelta(minutes=5), tick=False):
         survey_response_record(invitation=invitation, answer=Answer(nps=1, comment="Slower"))  # amended: no new event
+    worker_runs(600)
 
     [delivery] = WebhookDelivery.objects.all()
     assert delivery.event == "survey.detractor"
@@ -206,6 +256,7 @@ def test_the_team_reads_the_flag_and_the_alert_in_the_sites_language_not_the_cus
         page = client.post(reverse("feedback:survey", args=[token]), {"nps": "2", "csat": "1"}, follow=True)
 
     assert "Спасибо" in page.content.decode()  # the customer's page is in Russian
+    worker_runs()
     flags = RiskFlag.objects.open().filter(customer=customer).order_by("reason")
     assert [flag.reason for flag in flags] == [FlagReason.DETRACTOR, FlagReason.LOW_CSAT]
     assert all(flag.detail.startswith("Survey 6 Mar 2026: NPS 2, CSAT 1") for flag in flags)
@@ -214,39 +265,45 @@ def test_the_team_reads_the_flag_and_the_alert_in_the_sites_language_not_the_cus
 
 
 @pytest.mark.django_db(transaction=True)
-def test_low_answers_on_two_invitations_at_once_leave_one_flag_per_reason(alice):
-    """Two answers race to raise the same two flags: one open flag each, both answers in its detail."""
+def test_two_runs_of_the_job_racing_on_one_customer_leave_one_flag_per_reason(alice):
+    """Two workers open the loops of two answers of one customer at once: each claims one answer
+    (SKIP LOCKED), both try to raise the same two flags; one open flag each, both answers in its detail."""
     import threading
 
-    from django.db import close_old_connections, connection, transaction
+    from django.db import close_old_connections, connection
 
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: SQLite serialises writers")
     customer = CustomerFactory(owner=alice)
-    invitations = [SurveyInvitationFactory(customer=customer) for _ in range(2)]
+    for n in range(2):
+        survey_response_record(
+            invitation=SurveyInvitationFactory(customer=customer), answer=Answer(nps=1, csat=1, comment=f"Answer {n}")
+        )
     barrier = threading.Barrier(2)
     errors: list[Exception] = []
+    handled: list[int] = []
 
-    def answer(invitation, comment: str) -> None:
+    def run() -> None:
         try:
             barrier.wait()
-            with transaction.atomic():
-                survey_response_record(invitation=invitation, answer=Answer(nps=1, csat=1, comment=comment))
+            handled.append(survey_loops_open(batch_size=1))
         except Exception as error:  # noqa: BLE001 — collected and asserted below
             errors.append(error)
         finally:
             close_old_connections()
             connection.close()
 
-    threads = [threading.Thread(target=answer, args=(inv, f"Answer {n}")) for n, inv in enumerate(invitations)]
+    threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
     assert errors == []
+    assert sum(handled) == 2  # each answer handled once, by one run or the other
     flags = RiskFlag.objects.open().filter(customer=customer)
     assert sorted(flag.reason for flag in flags) == [FlagReason.DETRACTOR, FlagReason.LOW_CSAT]
     for flag in flags:
         assert "Answer 0" in flag.detail and "Answer 1" in flag.detail
     assert TouchPoint.objects.filter(kind=Kind.CLOSE_LOOP, customer=customer).count() == 2  # one per answer
+    assert len(alerts()) == 2

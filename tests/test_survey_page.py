@@ -8,9 +8,12 @@ import threading
 import pytest
 import time_machine
 from django.db import close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from aftersales.models import OutboxEmail
+from feedback.loops import survey_loops_open
 from feedback.models import SurveyInvitation, SurveyResponse, hash_token, new_token
 from tests.factories import CustomerFactory, SurveyFactory, SurveyInvitationFactory
 from touchpoints.models import Kind, TouchPoint
@@ -115,8 +118,7 @@ def test_an_answer_costs_a_fixed_handful_of_queries(client, db, django_assert_nu
 
     A first answer: the locking read, the answer's INSERT, the invitation's
     and the customer's UPDATEs (and the savepoint pair of the test's transaction).
-    A low one adds the loop: the owner, the webhooks, the open flags, the
-    flags with their audit rows, the call-back, the alert.
+    A low one costs the same: its loop is left pending for the worker.
     """
     _, token = invite()
     _, low_token = invite()
@@ -125,11 +127,29 @@ def test_an_answer_costs_a_fixed_handful_of_queries(client, db, django_assert_nu
         client.post(survey_url(token), ANSWER)
     with django_assert_num_queries(6):  # amending reads the answer instead of inserting one
         client.post(survey_url(token), {**ANSWER, "nps": "9"})
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(6):
         client.post(survey_url(low_token), {**ANSWER, "nps": "2", "csat": "1"})
 
     assert SurveyResponse.objects.count() == 2
-    assert TouchPoint.objects.filter(kind=Kind.CLOSE_LOOP).count() == 1
+    assert SurveyResponse.objects.get(invitation__token_hash=hash_token(low_token)).loop_pending == "detractor,low_csat"
+    assert not TouchPoint.objects.filter(kind=Kind.CLOSE_LOOP).exists()
+
+
+def test_the_loop_job_costs_the_same_for_one_answer_or_many(client, db):
+    """Set-based: a batch of low answers costs as many statements as one (the worker's side of the target)."""
+
+    def job_statements(answers: int) -> int:
+        for _ in range(answers):
+            client.post(survey_url(invite()[1]), {**ANSWER, "nps": "2", "csat": "1"})
+        with CaptureQueriesContext(connection) as queries:
+            assert survey_loops_open() == answers
+        return len(queries)
+
+    one, five = job_statements(1), job_statements(5)
+
+    assert one == five == 20
+    assert TouchPoint.objects.filter(kind=Kind.CLOSE_LOOP).count() == 6
+    assert OutboxEmail.objects.filter(kind=OutboxEmail.Kind.NOTIFICATION).count() == 6
 
 
 def test_the_score_is_required_and_out_of_range_values_are_refused(client, db):
@@ -293,7 +313,7 @@ def test_twenty_concurrent_posts_on_one_token_leave_one_answer(settings):
 
         try:
             barrier.wait()
-            statuses.append(Client().post(survey_url(token), {**ANSWER, "nps": str(score % 11)}).status_code)
+            statuses.append(Client().post(survey_url(token), {**ANSWER, "nps": str(score % 7)}).status_code)
         finally:
             close_old_connections()
             connection.close()
@@ -307,5 +327,8 @@ def test_twenty_concurrent_posts_on_one_token_leave_one_answer(settings):
     assert statuses == [302] * 20
     assert SurveyResponse.objects.filter(invitation=invitation).count() == 1
     assert SurveyResponse.objects.count() == 1
-    # Some of the racing answers were detractors: exactly one call-back was opened.
-    assert TouchPoint.objects.filter(kind=Kind.CLOSE_LOOP).count() == 1
+    # Every racing answer was a detractor: the loop opens once, on the answer left standing.
+    assert survey_loops_open() == 1
+    [followup] = TouchPoint.objects.filter(kind=Kind.CLOSE_LOOP)
+    assert f"NPS {SurveyResponse.objects.get().nps}" in followup.objective
+    assert OutboxEmail.objects.filter(kind=OutboxEmail.Kind.NOTIFICATION).count() == 1

@@ -311,12 +311,14 @@ def test_check_ups_marked_missed_are_announced_in_one_batch(receiver, alice, set
 
 
 def test_a_detractors_answer_reaches_a_registered_receiver_with_a_valid_signature(receiver, alice):
+    from feedback.loops import survey_loops_open
     from feedback.responses import Answer, survey_response_record
 
     _hook(receiver.url, WebhookEvent.DETRACTOR_ANSWERED)
     invitation = SurveyInvitationFactory(customer=CustomerFactory(owner=alice))
 
     survey_response_record(invitation=invitation, answer=Answer(nps=2, comment="It broke twice"))
+    assert survey_loops_open() == 1
     assert webhook_sweep() == 1
 
     [request] = receiver.requests

@@ -18,6 +18,7 @@ from django.utils import timezone
 from aftersales.models import OutboxEmail
 from aftersales.outbox import outbox_deliver
 from customers.models import FlagReason
+from feedback.loops import survey_loops_open
 from feedback.models import hash_token, new_token
 from feedback.responses import Answer, survey_response_record
 from feedback.survey_email import survey_email_enqueue
@@ -78,6 +79,7 @@ def hostile(alice):
         RiskFlagFactory(customer=customer, reason=FlagReason.DETRACTOR, detail=tagged("flag"))
         invitation = SurveyInvitationFactory(customer=customer, token_hash=hash_token(new_token()))
         survey_response_record(invitation=invitation, answer=Answer(nps=2, comment=tagged("comment")))
+        survey_loops_open()  # the worker's half: the call-back, the flag and the owner's mail quote the comment
     return {"customer": customer, "due": due}
 
 

@@ -16,7 +16,7 @@ are serialised anyway.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -194,63 +194,126 @@ def riskflags_raise(
     health_marked: bool = False,
     hooks: list[Webhook] | None = None,
 ) -> list[RiskFlag]:
-    """``riskflag_raise`` for several reasons at once (a survey answer can be a detractor and a low CSAT).
+    """``riskflag_raise`` for several reasons at once (a survey answer can be a detractor and a low CSAT)."""
+    [flags] = riskflags_raise_many(
+        raises=[FlagRaise(customer, reasons, detail, data)], health_marked=health_marked, hooks=hooks
+    )
+    return flags
 
-    One read of the open flags, one INSERT of the new ones and one of their
-    audit events, one webhook lookup (none with ``hooks``), and the health
-    mark unless the caller already set it in this transaction
-    (``health_marked``). Two raises at once both try the INSERT; the unique
-    constraint lets one win and the other, inside a savepoint, falls back
-    to appending, one reason at a time.
+
+@dataclass(frozen=True)
+class FlagRaise:
+    """One customer's flags to raise, for ``riskflags_raise_many``."""
+
+    customer: Customer
+    reasons: Iterable[str]
+    detail: str
+    data: dict | None = None
+
+
+def riskflags_raise_many(
+    *, raises: Sequence[FlagRaise], health_marked: bool = False, hooks: list[Webhook] | None = None
+) -> list[list[RiskFlag]]:
+    """``riskflags_raise`` for a batch (the loop-opening job): each raise's flags, in the order of its reasons.
+
+    Set-based: one read of the open flags (locked), one INSERT of the new ones
+    and one of their audit events, one UPDATE of the details added to open
+    ones, one health mark (none with ``health_marked``: the caller set it in
+    this transaction) and one webhook lookup (none with ``hooks``). Two raises
+    at once both try the INSERT; the unique constraint lets one win and the
+    other, inside a savepoint, falls back to one reason at a time. A customer
+    raised twice in one batch gets the second raise's detail appended.
     """
-    detail = detail[:FLAG_DETAIL_MAX_LENGTH]
-    reasons = sorted(set(reasons))
+    seen: set[int] = set()
+    first: list[tuple[FlagRaise, list[str], str]] = []
+    later: set[int] = set()
+    for index, item in enumerate(raises):
+        if item.customer.pk in seen:
+            later.add(index)
+            continue
+        seen.add(item.customer.pk)
+        first.append((item, sorted(set(item.reasons)), item.detail[:FLAG_DETAIL_MAX_LENGTH]))
     existing = {
-        flag.reason: flag
-        for flag in RiskFlag.objects.open().select_for_update().filter(customer=customer, reason__in=reasons)
+        (flag.customer_id, flag.reason): flag
+        for flag in RiskFlag.objects.open()
+        .select_for_update()
+        .filter(customer_id__in=seen, reason__in={reason for _, reasons, _ in first for reason in reasons})
     }
-    missing = [reason for reason in reasons if reason not in existing]
+    new = [
+        RiskFlag(customer=item.customer, reason=reason, detail=detail, data=item.data or {})
+        for item, reasons, detail in first
+        for reason in reasons
+        if (item.customer.pk, reason) not in existing
+    ]
     raised: list[RiskFlag] = []
-    if missing:
+    if new:
         try:
             with transaction.atomic():
-                raised = RiskFlag.objects.bulk_create(
-                    [RiskFlag(customer=customer, reason=reason, detail=detail, data=data or {}) for reason in missing]
-                )
+                raised = RiskFlag.objects.bulk_create(new)
                 audit_record_many(
                     actor=None,
                     action=AuditAction.RAISED,
                     object_type=RiskFlag._meta.label_lower,
-                    rows=[(flag.pk, customer.pk, {"reason": [None, flag.reason]}) for flag in raised],
+                    rows=[(flag.pk, flag.customer_id, {"reason": [None, flag.reason]}) for flag in raised],
                 )
         except IntegrityError:
-            if len(reasons) > 1:  # which one lost the race: one at a time
-                return [riskflag_raise(customer=customer, reason=one, detail=detail, data=data) for one in reasons]
-            existing[reasons[0]] = RiskFlag.objects.open().select_for_update().get(customer=customer, reason=reasons[0])
+            if len(new) > 1:  # which one lost the race: one reason at a time
+                return [
+                    [
+                        flag
+                        for reason in sorted(set(item.reasons))
+                        for [flag] in riskflags_raise_many(
+                            raises=[FlagRaise(item.customer, [reason], item.detail, item.data)], hooks=hooks
+                        )
+                    ]
+                    for item in raises
+                ]
+            [lost] = new
+            existing[lost.customer_id, lost.reason] = (
+                RiskFlag.objects.open().select_for_update().get(customer_id=lost.customer_id, reason=lost.reason)
+            )
             raised = []
     if raised:
-        if not health_marked:
-            Customer.objects.filter(pk=customer.pk).mark_health_due()  # open problems count (customers/health.py)
+        if not health_marked:  # open problems count (customers/health.py)
+            Customer.objects.filter(pk__in={flag.customer_id for flag in raised}).mark_health_due()
         webhook_emit_many(
             event=WebhookEvent.CUSTOMER_FLAGGED,
             payloads=lambda: [
                 {
                     "flag": {"id": flag.pk, "reason": flag.reason, "detail": flag.detail, "raised_at": flag.raised_at},
-                    "customer": {"id": customer.pk, "external_ref": customer.external_ref, "name": customer.name},
+                    "customer": {
+                        "id": flag.customer.pk,
+                        "external_ref": flag.customer.external_ref,
+                        "name": flag.customer.name,
+                    },
                 }
                 for flag in raised
             ],
             hooks=hooks,
         )
-    for flag in existing.values():
-        joined = f"{flag.detail}\n{detail}" if flag.detail else detail
-        if len(joined) > FLAG_DETAIL_MAX_LENGTH:
-            joined = joined[: FLAG_DETAIL_MAX_LENGTH - 1] + "…"
-        flag.detail = joined
-        flag.snoozed_until = None
-        flag.save(update_fields=["detail", "snoozed_until"])
-    by_reason = {flag.reason: flag for flag in [*raised, *existing.values()]}
-    return [by_reason[reason] for reason in reasons]
+    appended = []
+    for item, reasons, detail in first:
+        for reason in reasons:
+            flag = existing.get((item.customer.pk, reason))
+            if flag is not None:
+                joined = f"{flag.detail}\n{detail}" if flag.detail else detail
+                if len(joined) > FLAG_DETAIL_MAX_LENGTH:
+                    joined = joined[: FLAG_DETAIL_MAX_LENGTH - 1] + "…"
+                flag.detail, flag.snoozed_until = joined, None
+                appended.append(flag)
+    if appended:  # a snoozed flag wakes up: something new happened
+        RiskFlag.objects.bulk_update(appended, ["detail", "snoozed_until"])
+    by_key = {(flag.customer_id, flag.reason): flag for flag in [*raised, *existing.values()]}
+    results = [[by_key[item.customer.pk, reason] for reason in reasons] for item, reasons, _ in first]
+    out: list[list[RiskFlag]] = []
+    firsts = iter(results)
+    for index, item in enumerate(raises):
+        if index in later:  # the same customer again: its flags exist now, this adds the detail
+            [flags] = riskflags_raise_many(raises=[item], health_marked=health_marked, hooks=hooks)
+            out.append(flags)
+        else:
+            out.append(next(firsts))
+    return out
 
 
 def customer_record_two_way_contact(*, customer: Customer, at: dt.datetime, by) -> None:

@@ -1,0 +1,227 @@
+"""Closing the loop on a low survey answer: the worker's half of the answer.
+
+A low answer (a detractor, CSAT 1–2, or a problem the customer flags) is
+recorded by the survey POST with its loop *pending* (``loop_pending``: the
+reasons, ``loop_pending_at``: since when, feedback/responses.py). This job
+then opens it, for a batch of answers at a time: it raises the flags, opens
+one "close the loop" call for the owner within one business day of the
+answer (once per answer: amending never opens a second), mails the owner with
+the answer quoted, and tells the webhook subscribers.
+
+Why not in the POST: the survey answer is the endpoint with a throughput
+target (issue 4, docs/BENCHMARKS.md), and a low answer cost three times a
+high one there. Set-based, a batch costs a handful of statements, one mail
+task and one webhook lookup, whatever its size.
+
+How soon: the answer's commit queues this job (``loops_kick``; on a shared
+Redis cache at most one run is queued at a time, and a run ends by reopening
+the door and looking once more), so the loop opens within seconds; beat runs
+it every 30 seconds as well, for a kick lost with a broker outage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+from django.utils.formats import date_format
+
+from aftersales.models import OutboxEmail, WebhookEvent
+from aftersales.outbox import outbox_enqueue_many
+from aftersales.webhooks import webhook_emit_many, webhook_subscribers
+from customers.models import FlagReason
+from touchpoints import scheduling
+from touchpoints.careplan import email_subject
+from touchpoints.models import Channel, Kind, TouchPoint
+from touchpoints.services import FlagRaise, riskflags_raise_many
+
+from .models import SurveyResponse
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+EXCERPT_LENGTH = 200
+# At most one queued run (on a shared cache): the key says one is on its way.
+KICK_KEY = "feedback:loops-kick"
+RUN_SECONDS = 60  # then a run queues the next and ends (CELERY_TASK_SOFT_TIME_LIMIT is 240 s)
+KICK_TTL_SECONDS = 30  # a run that died without clearing it blocks new kicks this long; beat covers the gap
+
+
+def pending_reasons(response: SurveyResponse) -> set[str]:
+    """The reasons the answer's loop still has to be opened for."""
+    return {reason for reason in response.loop_pending.split(",") if reason in FlagReason.values}
+
+
+def loops_kick() -> None:
+    """Queue the loop-opening job, unless a run is already queued; called on commit by a low answer.
+
+    On a per-process cache (one machine, ``make run``) every low answer queues
+    a run: the key could not be cleared by the worker's process.
+    """
+    from .tasks import survey_loops_open_task  # tasks import this module
+
+    shared = isinstance(cache, RedisCache)
+    try:
+        if shared and not cache.add(KICK_KEY, 1, timeout=KICK_TTL_SECONDS):
+            return
+    except Exception:  # noqa: BLE001 — cache down: queue the run anyway
+        logger.warning("loops: cache unavailable, queueing the run", exc_info=True)
+    survey_loops_open_task.delay()
+
+
+def survey_loops_open(*, batch_size: int = BATCH_SIZE) -> int:
+    """Open the pending loops, a batch per transaction; the number of answers handled.
+
+    Concurrent runs share the work: each batch is claimed with
+    ``FOR UPDATE SKIP LOCKED``. When nothing is left the run clears the kick
+    key and looks once more: an answer that committed while the key was still
+    set is caught by that look, any later one queues a run of its own.
+    """
+    handled = 0
+    deadline = time.monotonic() + RUN_SECONDS
+    while count := _open_batch(batch_size):
+        handled += count
+        if time.monotonic() > deadline:  # a flood: hand over to a fresh run, well inside the task's time limit
+            from .tasks import survey_loops_open_task
+
+            survey_loops_open_task.delay()
+            return handled
+    cache.delete(KICK_KEY)
+    while count := _open_batch(batch_size):
+        handled += count
+    return handled
+
+
+def _open_batch(batch_size: int) -> int:
+    with transaction.atomic():
+        batch = list(
+            SurveyResponse.objects.filter(loop_pending_at__isnull=False)  # the partial index response_loop_pending_idx
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("customer__owner")
+            .order_by("loop_pending_at", "pk")[:batch_size]
+        )
+        if batch:
+            # For the team: in the site's language, whatever language the customer answered in.
+            with translation.override(settings.LANGUAGE_CODE):
+                _open(batch)
+    return len(batch)
+
+
+def _open(batch: list[SurveyResponse]) -> None:
+    work = [(response, pending_reasons(response)) for response in batch]
+    work = [(response, reasons) for response, reasons in work if reasons]
+    hooks = webhook_subscribers()
+    riskflags_raise_many(
+        raises=[
+            FlagRaise(response.customer, reasons, _detail(response), {"response": response.pk})
+            for response, reasons in work
+        ],
+        hooks=hooks,
+    )
+    new = [response for response, _ in work if response.followup_id is None]
+    followups = TouchPoint.objects.bulk_create(
+        [
+            TouchPoint(
+                customer=response.customer,
+                assignee_id=response.customer.owner_id,
+                kind=Kind.CLOSE_LOOP,
+                channel=Channel.CALL,
+                objective=f"Call back about the survey answer ({_scores(response)})" + (_quoted(response) or "."),
+                # Within one business day of the answer, on the customer's calendar.
+                due_at=scheduling.next_business_day(response.loop_pending_at, response.customer.timezone),
+            )
+            for response in new
+        ]
+    )
+    for response, followup in zip(new, followups, strict=True):
+        # From the answer, not from this run: the dashboard's call-back time starts there.
+        response.followup, response.loop_opened_at = followup, response.loop_pending_at
+    for response in batch:
+        response.loop_pending, response.loop_pending_at = "", None
+    SurveyResponse.objects.bulk_update(batch, ["followup", "loop_opened_at", "loop_pending", "loop_pending_at"])
+    outbox_enqueue_many([message for response, reasons in work if (message := _owner_alert(response, reasons))])
+    webhook_emit_many(
+        event=WebhookEvent.DETRACTOR_ANSWERED,
+        payloads=lambda: [
+            {
+                "response": {
+                    "id": response.pk,
+                    "nps": response.nps,
+                    "csat": response.csat,
+                    "comment": response.comment,
+                    "submitted_at": response.submitted_at,
+                },
+                "customer": {
+                    "id": response.customer.pk,
+                    "external_ref": response.customer.external_ref,
+                    "name": response.customer.name,
+                },
+            }
+            for response, reasons in work
+            if FlagReason.DETRACTOR in reasons
+        ],
+        hooks=hooks,
+    )
+
+
+def _excerpt(text: str) -> str:
+    return " ".join(text.split())[:EXCERPT_LENGTH]
+
+
+def _quoted(response: SurveyResponse) -> str:
+    excerpt = _excerpt(response.comment)
+    return f': "{excerpt}"' if excerpt else ""
+
+
+def _scores(response: SurveyResponse) -> str:
+    parts = []
+    if response.nps is not None:
+        parts.append(f"NPS {response.nps}")
+    if response.csat is not None:
+        parts.append(f"CSAT {response.csat}")
+    if response.problem_reported:
+        parts.append("problem reported")
+    return ", ".join(parts) or "no scores"
+
+
+def _detail(response: SurveyResponse) -> str:
+    """The flag's detail: when and what the customer answered."""
+    when: dt.datetime = response.loop_pending_at
+    return f"Survey {date_format(when, 'j M Y')}: {_scores(response)}" + _quoted(response)
+
+
+def _owner_alert(response: SurveyResponse, reasons: set[str]) -> dict | None:
+    """The owner's alert (``outbox_enqueue`` arguments): the answer quoted, the call on My day."""
+    customer = response.customer
+    owner = customer.owner
+    if not owner.email:
+        return None
+    labels = [str(FlagReason(reason).label) for reason in sorted(reasons)]
+    context = {
+        "customer": customer,
+        "owner": owner,
+        "response": response,
+        "reasons": labels,
+        "followup": response.followup,
+        "customer_url": settings.SITE_URL + reverse("customers:detail", args=[customer.pk]),
+        "my_day_url": settings.SITE_URL + reverse("my_day"),
+    }
+    return {
+        "to": owner.email,
+        "subject": email_subject(f"{', '.join(labels)}: {customer} answered the survey ({_scores(response)})"),
+        "body_text": render_to_string("emails/detractor_alert.txt", context),
+        "body_html": render_to_string("emails/detractor_alert.html", context),
+        "kind": OutboxEmail.Kind.NOTIFICATION,
+        "customer": customer,
+        # The rep can answer the customer straight from the alert.
+        "reply_to": customer.email if re.fullmatch(r"[^\s@]+@[^\s@]+", customer.email or "") else "",
+    }
