@@ -5,12 +5,14 @@
 #
 # Needs wrk (`apt-get install wrk`), PostgreSQL at PG_URL (a superuser,
 # default postgres://postgres@127.0.0.1:5432) and Redis at REDIS_URL (cache
-# for the shared per-IP rate limit, and the Celery broker the owner's mail is
-# queued on). Creates the database BENCH_DB, migrates it, prepares N unique
-# tokens (one per request: each POST is a first answer), starts gunicorn on
-# PORT, runs wrk, stops gunicorn and drops the database unless KEEP_DB=1.
-# The rate limit stays on (every request counts in Redis) with a limit the
-# single benchmark client never reaches.
+# for the shared per-IP rate limit, and the Celery broker). Creates the
+# database BENCH_DB, migrates it, prepares N unique tokens (one per request:
+# each POST is a first answer), starts gunicorn on PORT and a Celery worker
+# (as the Procfile runs it) on the same two cores, runs wrk, waits for the
+# worker to open every pending loop and deliver the owners' alerts (to the dev
+# mailbox), reports how long answers waited for their call-back, stops both
+# and drops the database unless KEEP_DB=1. The rate limit stays on (every
+# request counts in Redis) with a limit the single benchmark client never reaches.
 set -euo pipefail
 
 DURATION="${1:-30}"
@@ -34,6 +36,10 @@ export DATABASE_URL="$PG_URL/$BENCH_DB"
 export CACHE_URL="$REDIS_URL"
 export CELERY_BROKER_URL="$REDIS_URL"
 export PUBLIC_RATE_LIMIT_PER_MINUTE=1000000000
+# Its own queue, so a dev worker on the same Redis takes nothing of the benchmark's.
+QUEUE="aftersales-bench"
+export CELERY_TASK_DEFAULT_QUEUE="$QUEUE"
+unset EMAIL_URL EMAIL_HOST EMAIL_BACKEND  # the owners' alerts go to the dev mailbox (the bench database)
 export LOG_LEVEL=WARNING
 
 psql "$PG_URL/postgres" -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $BENCH_DB" -c "CREATE DATABASE $BENCH_DB"
@@ -47,10 +53,16 @@ echo "prepared $N invitations; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 .venv/bin/gunicorn aftersales.wsgi --bind "127.0.0.1:$PORT" --workers "$WORKERS" --threads "$THREADS" \
   --log-level warning >"$WORK/gunicorn.log" 2>&1 &
 GUNICORN=$!
+# Start from an empty queue: tasks left by an interrupted run would run in this one.
+"$PYTHON" -m celery -A aftersales purge -f -Q "$QUEUE" >/dev/null
+"$PYTHON" -m celery -A aftersales worker --loglevel="${WORKER_LOG_LEVEL:-WARNING}" --pool=threads --concurrency=2 \
+  --without-gossip --without-mingle --without-heartbeat -Q "$QUEUE" >"$WORK/worker.log" 2>&1 &
+WORKER=$!
 cleanup() {
-  kill "$GUNICORN" 2>/dev/null || true
-  wait "$GUNICORN" 2>/dev/null || true
+  kill "$GUNICORN" "$WORKER" 2>/dev/null || true
+  wait "$GUNICORN" "$WORKER" 2>/dev/null || true
   if [ "${KEEP_DB:-0}" != 1 ]; then psql "$PG_URL/postgres" -qX -c "DROP DATABASE IF EXISTS $BENCH_DB"; fi
+  if [ -n "${KEEP_WORKER_LOG:-}" ]; then cp "$WORK/worker.log" "$KEEP_WORKER_LOG"; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -63,13 +75,25 @@ TOKENS_FILE="$WORK/tokens.txt" CSRF="$CSRF" WRK_THREADS="$WRK_THREADS" \
   wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --timeout 10s -s bench/survey_load.lua "http://127.0.0.1:$PORT"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "(counts below include the warm-up)"
+for _ in $(seq 120); do  # the worker finishing the loops opened during the run
+  left="$(psql "$DATABASE_URL" -qXAt -c "SELECT (SELECT count(*) FROM feedback_surveyresponse WHERE loop_pending_at IS NOT NULL)
+    + (SELECT count(*) FROM aftersales_outboxemail WHERE sent_at IS NULL AND failed_at IS NULL)")"
+  [ "$left" = 0 ] && break
+  sleep 1
+done
 psql "$DATABASE_URL" -qXAt -c "SELECT 'responses: ' || count(*) FROM feedback_surveyresponse" \
+  -c "SELECT 'loops still pending: ' || count(*) FROM feedback_surveyresponse WHERE loop_pending_at IS NOT NULL" \
   -c "SELECT 'close-the-loop touch points: ' || count(*) FROM touchpoints_touchpoint WHERE kind = 'close_loop'" \
-  -c "SELECT 'owner alerts in the outbox: ' || count(*) FROM aftersales_outboxemail WHERE kind = 'notification'"
-"$PYTHON" - <<PY
-import redis
-r = redis.Redis.from_url("$REDIS_URL")
-print("celery messages queued (removed):", r.llen("celery"))
-r.delete("celery")
-PY
+  -c "SELECT 'owner alerts delivered (dev mailbox): ' || count(*) FROM aftersales_outboxemail
+        WHERE kind = 'notification' AND sent_at IS NOT NULL" \
+  -c "SELECT 'answer to call-back opened, p50 / p95 / max: '
+        || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY s)::numeric, 2) || ' / '
+        || round(percentile_cont(0.95) WITHIN GROUP (ORDER BY s)::numeric, 2) || ' / ' || round(max(s)::numeric, 2) || ' s'
+      FROM (SELECT extract(epoch FROM t.created_at - r.submitted_at) AS s FROM feedback_surveyresponse r
+            JOIN touchpoints_touchpoint t ON t.id = r.followup_id) x" \
+  -c "SELECT 'answer to owner alert delivered, p95 / max: '
+        || round(percentile_cont(0.95) WITHIN GROUP (ORDER BY s)::numeric, 2) || ' / ' || round(max(s)::numeric, 2) || ' s'
+      FROM (SELECT extract(epoch FROM o.sent_at - r.submitted_at) AS s FROM feedback_surveyresponse r
+            JOIN aftersales_outboxemail o ON o.customer_id = r.customer_id AND o.kind = 'notification') x"
 if grep -q -i error "$WORK/gunicorn.log"; then echo "gunicorn log:"; tail -20 "$WORK/gunicorn.log"; fi
+if grep -q -i error "$WORK/worker.log"; then echo "worker log:"; tail -20 "$WORK/worker.log"; fi

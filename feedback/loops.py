@@ -27,7 +27,7 @@ import re
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -53,6 +53,7 @@ EXCERPT_LENGTH = 200
 # At most one queued run (on a shared cache): the key says one is on its way.
 KICK_KEY = "feedback:loops-kick"
 RUN_SECONDS = 60  # then a run queues the next and ends (CELERY_TASK_SOFT_TIME_LIMIT is 240 s)
+KICK_DELAY_SECONDS = 2  # a run starts this long after the answer that queued it
 KICK_TTL_SECONDS = 30  # a run that died without clearing it blocks new kicks this long; beat covers the gap
 
 
@@ -69,36 +70,40 @@ def loops_kick() -> None:
     """
     from .tasks import survey_loops_open_task  # tasks import this module
 
-    shared = isinstance(cache, RedisCache)
+    cache = caches["default"]
     try:
-        if shared and not cache.add(KICK_KEY, 1, timeout=KICK_TTL_SECONDS):
+        if isinstance(cache, RedisCache) and not cache.add(KICK_KEY, 1, timeout=KICK_TTL_SECONDS):
             return
     except Exception:  # noqa: BLE001 — cache down: queue the run anyway
         logger.warning("loops: cache unavailable, queueing the run", exc_info=True)
-    survey_loops_open_task.delay()
+    # A moment later, not at once: the answers of the next seconds join this run's batch.
+    survey_loops_open_task.apply_async(countdown=KICK_DELAY_SECONDS)
 
 
 def survey_loops_open(*, batch_size: int = BATCH_SIZE) -> int:
     """Open the pending loops, a batch per transaction; the number of answers handled.
 
-    Concurrent runs share the work: each batch is claimed with
-    ``FOR UPDATE SKIP LOCKED``. When nothing is left the run clears the kick
-    key and looks once more: an answer that committed while the key was still
-    set is caught by that look, any later one queues a run of its own.
+    The run first clears the kick key: an answer that commits from then on
+    queues the next run, and one that committed before is seen by this one.
+    A batch short of ``batch_size`` ends the run (what came after it is the
+    next run's), so under a steady flow runs stay a few seconds apart with
+    full batches, instead of one run chasing each new answer in batches of
+    one. Concurrent runs share the work: each batch is claimed with
+    ``FOR UPDATE SKIP LOCKED``.
     """
-    handled = 0
+    caches["default"].delete(KICK_KEY)
     deadline = time.monotonic() + RUN_SECONDS
-    while count := _open_batch(batch_size):
+    handled = 0
+    while True:
+        count = _open_batch(batch_size)
         handled += count
-        if time.monotonic() > deadline:  # a flood: hand over to a fresh run, well inside the task's time limit
+        if count < batch_size:
+            return handled
+        if time.monotonic() > deadline:  # a backlog: hand over to a fresh run, well inside the task's time limit
             from .tasks import survey_loops_open_task
 
             survey_loops_open_task.delay()
             return handled
-    cache.delete(KICK_KEY)
-    while count := _open_batch(batch_size):
-        handled += count
-    return handled
 
 
 def _open_batch(batch_size: int) -> int:

@@ -147,7 +147,7 @@ def test_the_loop_job_costs_the_same_for_one_answer_or_many(client, db):
 
     one, five = job_statements(1), job_statements(5)
 
-    assert one == five == 20
+    assert one == five == 14
     assert TouchPoint.objects.filter(kind=Kind.CLOSE_LOOP).count() == 6
     assert OutboxEmail.objects.filter(kind=OutboxEmail.Kind.NOTIFICATION).count() == 6
 
