@@ -70,7 +70,12 @@ class OutboxEmail(models.Model):
     body_html = models.TextField(blank=True)
     headers = models.JSONField(default=dict, blank=True)
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="emails"
+        "customers.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="emails",
+        db_index=False,  # outbox_customer_idx below starts with it
     )
     send_after = models.DateTimeField(default=timezone.now)
     leased_until = models.DateTimeField(null=True, blank=True)
@@ -338,7 +343,12 @@ class AuditEvent(models.Model):
     object_type = models.CharField(max_length=64, help_text=_("app_label.model of the changed row."))
     object_id = models.PositiveBigIntegerField(null=True, blank=True)
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events"
+        "customers.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+        db_index=False,  # audit_customer_idx below starts with it
     )
     # {field: [old, new]}; JSON-safe values only (see aftersales.audit).
     changes = models.JSONField(default=dict, blank=True)

@@ -96,4 +96,4 @@ psql "$DATABASE_URL" -qXAt -c "SELECT 'responses: ' || count(*) FROM feedback_su
       FROM (SELECT extract(epoch FROM o.sent_at - r.submitted_at) AS s FROM feedback_surveyresponse r
             JOIN aftersales_outboxemail o ON o.customer_id = r.customer_id AND o.kind = 'notification') x"
 if grep -q -i error "$WORK/gunicorn.log"; then echo "gunicorn log:"; tail -20 "$WORK/gunicorn.log"; fi
-if grep -q -i error "$WORK/worker.log"; then echo "worker log:"; tail -20 "$WORK/worker.log"; fi
+if grep -q "ERROR\|Traceback" "$WORK/worker.log"; then echo "worker log:"; tail -20 "$WORK/worker.log"; fi

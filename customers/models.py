@@ -125,6 +125,7 @@ class Customer(models.Model):
         # A rep who leaves must hand over their customers first: never orphan them.
         on_delete=models.PROTECT,
         related_name="customers",
+        db_index=False,  # customer_owner_name_idx below starts with it
     )
     language = models.CharField(max_length=8, choices=Language.choices, default=Language.EN)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])

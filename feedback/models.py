@@ -72,7 +72,12 @@ class SurveyInvitationQuerySet(models.QuerySet):
 
 class SurveyInvitation(models.Model):
     survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="invitations")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="survey_invitations")
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.CASCADE,
+        related_name="survey_invitations",
+        db_index=False,  # invitation_customer_idx below starts with it
+    )
     touchpoint = models.ForeignKey(
         "touchpoints.TouchPoint", on_delete=models.SET_NULL, null=True, blank=True, related_name="survey_invitations"
     )
@@ -142,7 +147,12 @@ class SurveyResponse(models.Model):
     # One answer per invitation: amending updates this row, never adds one.
     invitation = models.OneToOneField(SurveyInvitation, on_delete=models.CASCADE, related_name="response")
     # Denormalised from the invitation for the dashboard and timeline queries.
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="survey_responses")
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.CASCADE,
+        related_name="survey_responses",
+        db_index=False,  # response_customer_idx below starts with it
+    )
     nps = models.PositiveSmallIntegerField(null=True, blank=True)
     csat = models.PositiveSmallIntegerField(null=True, blank=True)
     would_buy_again = models.CharField(max_length=8, choices=BuyAgain.choices, blank=True)

@@ -3,12 +3,15 @@
 Tokens have 192 random bits, so guessing one is hopeless; the limit is there
 so a script cannot hammer the database through these pages and a leaked link
 cannot be replayed thousands of times. A fixed one-minute window counted in
-the default cache. On Redis (``CACHE_URL``) one pipelined round trip counts
-(``INCR``, atomic, shared by every gunicorn worker) and keeps the key alive
-(``EXPIRE``); that is half the cost of ``cache.add`` plus ``cache.incr``, and
-the survey POST pays it on every answer (docs/BENCHMARKS.md). Other caches
-(one machine, ``make run``: per process, which is enough there) use
-``cache.add`` to start the window and ``cache.incr`` to count.
+the default cache. On Redis (``CACHE_URL``) one ``INCR`` counts (atomic,
+shared by every gunicorn worker); the window's first request also gives the
+key its expiry. The survey POST pays this on every answer (docs/BENCHMARKS.md):
+a bare ``INCR`` on one client per pool costs a quarter of ``cache.add`` plus
+``cache.incr`` on a client built per request. (A worker killed between the
+two commands leaves one window's key without expiry: a few bytes, never read
+again, as the key names its minute.) Other caches (one machine, ``make run``:
+per process, which is enough there) use ``cache.add`` to start the window
+and ``cache.incr`` to count.
 
 A cache outage must not take the survey down: the limit then fails open.
 """
@@ -66,10 +69,11 @@ def _count(key: str) -> int:
     cache = caches["default"]
     if isinstance(cache, RedisCache):
         key = cache.make_and_validate_key(key)
-        pipe = _redis_client(cache._cache._get_connection_pool(write=True)).pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, WINDOW_SECONDS + 5)  # the window's key outlives its minute, then goes
-        return pipe.execute()[0]
+        client = _redis_client(cache._cache._get_connection_pool(write=True))
+        count = client.incr(key)
+        if count == 1:  # the window's first request: its key outlives its minute, then goes
+            client.expire(key, WINDOW_SECONDS + 5)
+        return count
     if cache.add(key, 1, timeout=WINDOW_SECONDS + 5):
         return 1
     try:

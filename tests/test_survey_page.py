@@ -295,6 +295,28 @@ def test_the_limit_counts_per_minute(client, db, settings):
         assert client.get(survey_url(token)).status_code == 200
 
 
+def test_a_minutes_count_on_redis_expires_and_is_not_reset_by_later_requests(client, db):
+    """On Redis the window's first request sets its key's expiry; later ones only count."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    from feedback.ratelimit import _redis_client
+
+    cache = caches["default"]
+    if not isinstance(cache, RedisCache):
+        pytest.skip("needs Redis (CACHE_URL): other caches keep their own expiry")
+    _, token = invite()
+    client.get(survey_url(token))
+    redis = _redis_client(cache._cache._get_connection_pool(write=True))
+    [key] = redis.keys(cache.make_key("rl:public:*"))
+    redis.expire(key, 30)  # as if half the window had passed
+
+    client.get(survey_url(token))
+
+    assert redis.get(key) == b"2"
+    assert 0 < redis.ttl(key) <= 30
+
+
 # --- Concurrency (real database) ------------------------------------------------------------------
 
 

@@ -109,13 +109,23 @@ class TouchPointQuerySet(models.QuerySet):
 
 
 class TouchPoint(models.Model):
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="touchpoints")
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.CASCADE,
+        related_name="touchpoints",
+        db_index=False,  # touchpoint_timeline_idx below starts with it
+    )
     purchase = models.ForeignKey(
         "customers.Purchase", on_delete=models.CASCADE, null=True, blank=True, related_name="touchpoints"
     )
     # History survives plan edits: the objective is copied onto the touch point.
     plan_step = models.ForeignKey(PlanStep, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="touchpoints")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="touchpoints",
+        db_index=False,  # touchpoint_myday_idx below starts with it
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PLANNED)
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.CALL)
     objective = models.TextField(blank=True)
