@@ -120,3 +120,38 @@ def test_a_low_answer_becomes_a_flag_a_call_back_and_the_owners_mail_through_the
     [mail] = MailboxMessage.objects.filter(to="owner@example.com")
     assert "Ana Vidal" in mail.subject and "> Broke in a week" in mail.body_text
     assert SurveyResponse.objects.get().loop_pending == ""
+
+
+@pytest.fixture
+def kick_queue():
+    """Only the loop job on the test's queue: what the answers queue, counted alone."""
+    empty_queue(QUEUE)
+    route_to_queue(LOOP_TASKS[:1], QUEUE)
+    yield QUEUE
+    route_to_queue(LOOP_TASKS[:1], None)
+
+
+def test_low_answers_queue_one_loop_run_at_a_time_on_a_shared_cache(transactional_db, kick_queue, client):
+    """On Redis the first low answer queues a run and the next ones join it; the run reopens the door.
+    On a per-process cache (one machine) each low answer queues its own run: nothing is ever left waiting."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    from feedback.loops import survey_loops_open
+    from feedback.models import hash_token, new_token
+    from tests.factories import CustomerFactory, SurveyInvitationFactory
+
+    shared = isinstance(caches["default"], RedisCache)
+
+    def low_answer() -> None:
+        token = new_token()
+        SurveyInvitationFactory(customer=CustomerFactory(), token_hash=hash_token(token))
+        assert client.post(f"/feedback/s/{token}/", {"nps": "1"}).status_code == 302
+
+    for _ in range(3):
+        low_answer()
+    assert _queued_messages(kick_queue) == (1 if shared else 3)
+
+    assert survey_loops_open() == 3  # the run (here in process) takes all three and clears the key
+    low_answer()
+    assert _queued_messages(kick_queue) == (2 if shared else 4)
