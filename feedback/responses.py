@@ -1,4 +1,4 @@
-"""Recording a customer's survey answer, and closing the loop on a low one.
+"""Recording a customer's survey answer; a low one leaves its loop pending for the worker (loops.py).
 
 The answer arrives by POST on the public survey page. One invitation has at
 most one answer: the first POST creates it, later POSTs (until the invitation
@@ -169,7 +169,7 @@ def answer_target(*, token: str = "", pk: int | None = None) -> AnswerTarget | N
 
 @transaction.atomic
 def survey_response_record(*, invitation: SurveyInvitation | AnswerTarget, answer: Answer) -> SurveyResponse:
-    """Record (or amend) the answer to an invitation, and close the loop when it is low.
+    """Record (or amend) the answer to an invitation; a low one leaves its loop pending for the worker (loops.py).
 
     Raises ValidationError for an expired invitation or an invalid answer,
     having written nothing.
