@@ -13,6 +13,7 @@
 # mailbox), reports how long answers waited for their call-back, stops both
 # and drops the database unless KEEP_DB=1. The rate limit stays on (every
 # request counts in Redis) with a limit the single benchmark client never reaches.
+# WORKER_LOG_LEVEL=INFO KEEP_WORKER_LOG=FILE keep the worker's log (each loop run and its batch size).
 set -euo pipefail
 
 DURATION="${1:-30}"
