@@ -376,3 +376,28 @@ def test_a_sweep_batch_that_runs_long_gives_back_the_rows_it_did_not_try(mailbox
     rows = OutboxEmail.objects.filter(pk__in=[e.pk for e in emails]).order_by("send_after", "pk")
     assert [(row.status, row.attempts, row.leased_until) for row in rows][1:] == [("pending", 0, None)] * 2
     assert rows[0].status == "sent"
+
+
+def test_a_batch_is_one_insert_its_suppressed_addresses_are_refused_and_one_sweep_delivers_it(
+    db, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    """outbox_enqueue_many (the loop job's alerts): one lookup, one INSERT, one sweep task after commit."""
+    from django.core import mail
+
+    from aftersales.audit import email_suppress
+    from aftersales.outbox import SUPPRESSED_ERROR, outbox_enqueue_many
+
+    email_suppress(address="gone@example.com", reason="erased")
+    messages = [
+        {"to": to, "subject": f"Hi {to}", "body_text": "Hi", "kind": OutboxEmail.Kind.NOTIFICATION}
+        for to in ("ana@example.com", " GONE@example.com", "bo@example.com")
+    ]
+
+    with django_capture_on_commit_callbacks() as callbacks, django_assert_num_queries(2):
+        emails = outbox_enqueue_many(messages)
+
+    assert [email.failed_at is None for email in emails] == [True, False, True]
+    assert emails[1].last_error == SUPPRESSED_ERROR
+    assert len(callbacks) == 1  # one sweep for the batch, not a task per email
+    assert outbox_sweep() == 2
+    assert sorted(message.to[0] for message in mail.outbox) == ["ana@example.com", "bo@example.com"]
