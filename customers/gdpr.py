@@ -178,7 +178,8 @@ def customer_erase(*, customer: Customer, by) -> Customer:
 
     _erase_mail(customer, address)
     _erase_links(customer, now)
-    SurveyResponse.objects.filter(customer=customer).update(comment="")
+    # A low answer whose loop the worker has not opened yet opens nothing now: no flag, call or alert.
+    SurveyResponse.objects.filter(customer=customer).update(comment="", loop_pending="", loop_pending_at=None)
     TouchPoint.objects.filter(customer=customer, status=Status.SCHEDULED).update(
         status=Status.CANCELLED, cancel_reason="", updated_at=now
     )

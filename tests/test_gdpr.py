@@ -168,6 +168,25 @@ def test_erasure_anonymises_the_profile_and_removes_free_text(mary, nadia):
     assert nadia.purchases.get().external_ref == "order-1", "the order number is an accounting record"
 
 
+def test_a_low_answer_whose_loop_is_still_pending_opens_nothing_after_erasure(mary, alice):
+    """The worker opens a loop a few seconds after the answer; an erasure in between cancels it."""
+    from feedback.loops import survey_loops_open
+    from feedback.responses import Answer, survey_response_record
+
+    customer = CustomerFactory(owner=alice, email="zoe@example.com")
+    invitation = SurveyInvitationFactory(customer=customer, sent_at=NOW - dt.timedelta(hours=1))
+    survey_response_record(invitation=invitation, answer=Answer(nps=1, comment="Bad"))
+    assert SurveyResponse.objects.get(customer=customer).loop_pending == "detractor"
+    customer_erase(customer=customer, by=mary)
+
+    assert SurveyResponse.objects.get(customer=customer).nps == 1  # the score stays, the loop does not
+
+    assert survey_loops_open() == 0
+    assert not customer.flags.exists()
+    assert not TouchPoint.objects.filter(customer=customer).exists()
+    assert not OutboxEmail.objects.filter(to=alice.email).exists()
+
+
 def test_erasure_purges_pending_mail_and_blanks_sent_mail(mary, nadia):
     pending = OutboxEmail.objects.get(customer=nadia)  # the care plan, not sent yet
     sent = OutboxEmailFactory(customer=nadia, to="nadia@example.com", subject="Hello Nadia", sent_at=NOW)
