@@ -118,7 +118,16 @@ def email_suppress(*, address: str, reason: str) -> EmailSuppression | None:
 
 def email_suppressed(address: str) -> bool:
     """True when mail to ``address`` must not be sent (it belonged to an erased customer)."""
-    return bool(address.strip()) and EmailSuppression.objects.filter(email_hash=email_hash(address)).exists()
+    return address in emails_suppressed([address])
+
+
+def emails_suppressed(addresses: Iterable[str]) -> set[str]:
+    """Which of ``addresses`` must not be mailed, in one query (a batch of mail)."""
+    hashes = {address: email_hash(address) for address in addresses if address.strip()}
+    if not hashes:
+        return set()
+    found = set(EmailSuppression.objects.filter(email_hash__in=hashes.values()).values_list("email_hash", flat=True))
+    return {address for address, hashed in hashes.items() if hashed in found}
 
 
 def erased_customer_ids() -> models.QuerySet:

@@ -34,8 +34,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .audit import email_hash, email_suppressed
-from .models import EmailSuppression, OutboxEmail
+from .audit import email_suppressed, emails_suppressed
+from .models import OutboxEmail
 
 logger = logging.getLogger(__name__)
 
@@ -111,12 +111,9 @@ def outbox_enqueue_many(messages: list[dict[str, Any]]) -> list[OutboxEmail]:
     """
     if not messages:
         return []
-    hashes = {message["to"]: email_hash(message["to"]) for message in messages if message["to"].strip()}
-    suppressed = set(
-        EmailSuppression.objects.filter(email_hash__in=hashes.values()).values_list("email_hash", flat=True)
-    )
+    suppressed = emails_suppressed(message["to"] for message in messages)
     emails = OutboxEmail.objects.bulk_create(
-        [_row(**message, suppressed=hashes.get(message["to"]) in suppressed) for message in messages]
+        [_row(**message, suppressed=message["to"] in suppressed) for message in messages]
     )
     if any(_due_now(email) for email in emails):
         transaction.on_commit(_queue_sweep, robust=True)

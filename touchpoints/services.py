@@ -304,16 +304,14 @@ def riskflags_raise_many(
     if appended:  # a snoozed flag wakes up: something new happened
         RiskFlag.objects.bulk_update(appended, ["detail", "snoozed_until"])
     by_key = {(flag.customer_id, flag.reason): flag for flag in [*raised, *existing.values()]}
-    results = [[by_key[item.customer.pk, reason] for reason in reasons] for item, reasons, _ in first]
-    out: list[list[RiskFlag]] = []
-    firsts = iter(results)
-    for index, item in enumerate(raises):
-        if index in later:  # the same customer again: its flags exist now, this adds the detail
-            [flags] = riskflags_raise_many(raises=[item], health_marked=health_marked, hooks=hooks)
-            out.append(flags)
-        else:
-            out.append(next(firsts))
-    return out
+    flags = iter([[by_key[item.customer.pk, reason] for reason in reasons] for item, reasons, _ in first])
+    # The same customer again: its flags exist now, so raising them again adds the detail.
+    return [
+        riskflags_raise_many(raises=[item], health_marked=health_marked, hooks=hooks)[0]
+        if index in later
+        else next(flags)
+        for index, item in enumerate(raises)
+    ]
 
 
 def customer_record_two_way_contact(*, customer: Customer, at: dt.datetime, by) -> None:
