@@ -307,3 +307,50 @@ def test_two_runs_of_the_job_racing_on_one_customer_leave_one_flag_per_reason(al
         assert "Answer 0" in flag.detail and "Answer 1" in flag.detail
     assert TouchPoint.objects.filter(kind=Kind.CLOSE_LOOP, customer=customer).count() == 2  # one per answer
     assert len(alerts()) == 2
+
+
+def test_two_low_answers_of_one_customer_in_one_batch_share_the_flag_and_get_a_call_each(customer):
+    with time_machine.travel(FRIDAY, tick=False):
+        for comment in ("Broken", "Still broken"):
+            survey_response_record(invitation=invite(customer)[0], answer=Answer(nps=2, comment=comment))
+    assert worker_runs() == 2  # one batch
+
+    [flag] = RiskFlag.objects.open().filter(customer=customer)
+    assert flag.detail.splitlines() == [
+        'Survey 6 Mar 2026: NPS 2: "Broken"',
+        'Survey 6 Mar 2026: NPS 2: "Still broken"',
+    ]
+    assert len(close_loops()) == 2 and len(alerts()) == 2
+
+
+def test_a_backlog_is_handed_to_a_fresh_run(customer, monkeypatch):
+    """A run that has worked its time queues the next run and ends, well inside Celery's time limit."""
+    from feedback import loops, tasks
+
+    queued = []
+    monkeypatch.setattr(loops, "RUN_SECONDS", 0)
+    monkeypatch.setattr(tasks.survey_loops_open_task, "delay", lambda: queued.append(True))
+    with time_machine.travel(FRIDAY, tick=False):
+        for _ in range(3):
+            survey_response_record(invitation=invite(customer)[0], answer=Answer(nps=2))
+
+    assert survey_loops_open(batch_size=1) == 1
+    assert queued == [True]
+    assert SurveyResponse.objects.filter(loop_pending_at__isnull=False).count() == 2
+
+
+def test_the_job_runs_from_beat_its_task_and_its_command(customer, capsys):
+    from django.core.management import call_command
+
+    from aftersales.celery import app
+    from feedback.tasks import survey_loops_open_task
+
+    with time_machine.travel(FRIDAY, tick=False):
+        survey_response_record(invitation=invite(customer)[0], answer=Answer(nps=2))
+        survey_response_record(invitation=invite(customer)[0], answer=Answer(nps=3))
+        call_command("survey_loops_open", "--batch-size", "1")
+        assert survey_loops_open_task() == 0  # nothing left
+
+    assert capsys.readouterr().out.splitlines() == ["Opened the loop on 2 answer(s)."]
+    assert len(close_loops()) == 2
+    assert "feedback.tasks.survey_loops_open_task" in {entry["task"] for entry in app.conf.beat_schedule.values()}
