@@ -1,5 +1,5 @@
 """Aftersales: the after-sale half of a CRM."""
 
-from .celery import app as celery_app
+from aftersales.celery import app as celery_app
 
 __all__ = ("celery_app",)

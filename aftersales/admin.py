@@ -18,17 +18,12 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
-from .models import (
-    AuditEvent,
-    EmailSuppression,
-    IdempotentRequest,
-    ImportJob,
-    MailboxMessage,
-    OutboxEmail,
-    UserProfile,
-    Webhook,
-    WebhookDelivery,
-)
+from aftersales.api.models import IdempotentRequest
+from aftersales.audit.models import AuditEvent
+from aftersales.core.models import UserProfile
+from aftersales.imports.models import ImportJob
+from aftersales.mail.models import EmailSuppression, MailboxMessage, OutboxEmail
+from aftersales.webhooks.models import Webhook, WebhookDelivery
 
 
 class DeliveryFilter(admin.SimpleListFilter):
@@ -151,7 +146,7 @@ class WebhookAdmin(admin.ModelAdmin):
         # The same URL rule as the API: no private or loopback targets unless the setting allows them.
         from django.core.exceptions import ValidationError
 
-        from .webhooks import webhook_url_errors
+        from aftersales.webhooks.services import webhook_url_errors
 
         problem = webhook_url_errors(obj.url)
         if problem:

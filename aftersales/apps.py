@@ -17,6 +17,6 @@ def _sync_roles_after_feedback(sender, apps=None, using="default", **kwargs) -> 
     # whose permissions the roles need is migrated.
     if sender.label != "feedback":
         return
-    from .roles import roles_sync
+    from aftersales.core.roles import roles_sync
 
     roles_sync(apps)

@@ -4,9 +4,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
+from aftersales.core.roles import is_manager, is_rep
 from touchpoints.selectors import Day, due_counts, user_timezone
-
-from .roles import is_manager, is_rep
 
 
 def roles(request) -> dict:

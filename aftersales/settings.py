@@ -15,7 +15,7 @@ from pathlib import Path
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_db, env_email, env_int, env_list, env_str
+from aftersales.core.env import env_bool, env_db, env_email, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -62,7 +62,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc served as static files, no CDN
-    "axes",  # login lockout (aftersales/security.py)
+    "axes",  # login lockout (aftersales/core/security.py)
     "csp",  # Content-Security-Policy header (CONTENT_SECURITY_POLICY below)
     "aftersales",
     "customers",
@@ -142,7 +142,7 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", Tr
 # wrong passwords in a row; it unlocks by itself after AXES_COOLOFF_MINUTES, or at once when a
 # manager deletes its "access attempt" in the admin or runs `manage.py axes_reset_username NAME`.
 AUTHENTICATION_BACKENDS = [
-    "aftersales.security.LockoutBackend",
+    "aftersales.core.security.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10, minimum=1)
@@ -154,7 +154,7 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The same client address as the public rate limits (only trusted proxies' X-Forwarded-For).
-AXES_CLIENT_IP_CALLABLE = "aftersales.security.lockout_client_ip"
+AXES_CLIENT_IP_CALLABLE = "aftersales.core.security.lockout_client_ip"
 AXES_VERBOSE = False
 
 # --- I18N ---------------------------------------------------------------
@@ -195,14 +195,14 @@ elif env_str("EMAIL_HOST", ""):
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
     EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 else:
-    EMAIL_BACKEND = "aftersales.mailbox.DevMailboxBackend"
+    EMAIL_BACKEND = "aftersales.mail.mailbox.DevMailboxBackend"
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", EMAIL_BACKEND)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Aftersales <aftersales@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Domain used in stable Message-IDs of outbox mail.
 EMAIL_MESSAGE_ID_DOMAIN = env_str("EMAIL_MESSAGE_ID_DOMAIN", "aftersales.local")
-DEV_MAILBOX_ENABLED = EMAIL_BACKEND == "aftersales.mailbox.DevMailboxBackend"
+DEV_MAILBOX_ENABLED = EMAIL_BACKEND == "aftersales.mail.mailbox.DevMailboxBackend"
 
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost//")  # a host keeps kombu from warning
@@ -288,7 +288,7 @@ if env_bool("BEHIND_HTTPS_PROXY", False):
 # *attributes* stay allowed because the care-plan and survey pages share their markup with
 # the emails, which need inline styles for mail clients (and a few pages size bars and legend
 # swatches from data): an attribute can restyle a page but cannot run script. The dev mailbox's HTML view sends its
-# own stricter policy (aftersales/mailbox_views.py), which the middleware leaves alone.
+# own stricter policy (aftersales/mail/views.py), which the middleware leaves alone.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -310,10 +310,10 @@ CONTENT_SECURITY_POLICY = {
 # --- Domain defaults (DESIGN.md numbers; all overridable) -----------------------
 AFTERSALES = {
     "QUIET_AFTER_DAYS": env_int("QUIET_AFTER_DAYS", 45, minimum=1),
-    # Renewal sweep (customers/sweeps.py): a renewal this close with no two-way contact for this long is flagged.
+    # Renewal sweep (aftersales/risk/sweeps.py): a renewal this close with no two-way contact for this long is flagged.
     "RENEWAL_WINDOW_DAYS": env_int("RENEWAL_WINDOW_DAYS", 60, minimum=1),
     "RENEWAL_CONTACT_DAYS": env_int("RENEWAL_CONTACT_DAYS", 30, minimum=1),
-    # Health score (customers/health.py): points each signal moves the score by, from a base of 80.
+    # Health score (aftersales/risk/health.py): points each signal moves the score by, from a base of 80.
     # One dict so a dashboard can later make them adjustable; missing keys fall back to these.
     "HEALTH_WEIGHTS": {
         "base": 80,
@@ -350,13 +350,13 @@ AFTERSALES = {
     "OUTBOX_MAX_ATTEMPTS": env_int("OUTBOX_MAX_ATTEMPTS", 8, minimum=1),
     # Scheduled check-ups still open this many days after they fell due become "missed".
     "MISSED_GRACE_DAYS": env_int("MISSED_GRACE_DAYS", 7, minimum=1),
-    # Public survey / unsubscribe pages (feedback/ratelimit.py): requests per minute per client IP.
+    # Public survey / unsubscribe pages (aftersales/core/http.py): requests per minute per client IP.
     "PUBLIC_RATE_LIMIT_PER_MINUTE": env_int("PUBLIC_RATE_LIMIT_PER_MINUTE", 30, minimum=1),
     # Proxies in front of gunicorn that append to X-Forwarded-For (0: use the socket's address).
     "TRUSTED_PROXY_COUNT": env_int("TRUSTED_PROXY_COUNT", 0, minimum=0),
     # Promoters (NPS 9–10) are invited to leave a review here; empty: no invitation.
     "REVIEW_URL": env_str("SURVEY_REVIEW_URL", ""),
-    # Outbound webhooks (aftersales/webhooks.py): private/loopback targets only when explicitly allowed.
+    # Outbound webhooks (aftersales/webhooks/services.py): private/loopback targets only when explicitly allowed.
     "WEBHOOKS_ALLOW_PRIVATE": env_bool("WEBHOOKS_ALLOW_PRIVATE", False),
     "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),
     "WEBHOOK_LEASE_SECONDS": env_int("WEBHOOK_LEASE_SECONDS", 60, minimum=10),
@@ -394,7 +394,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"WebhookEventEnum": "aftersales.models.WebhookEvent"},
+    "ENUM_NAME_OVERRIDES": {"WebhookEventEnum": "aftersales.webhooks.models.WebhookEvent"},
 }
 
 LOGGING = {

@@ -2,9 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from customers import risk_views
-
-from . import views
+from aftersales import views
+from aftersales.dashboard import views as dashboard_views
+from aftersales.myday import views as myday_views
+from aftersales.risk import views as risk_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,9 +17,11 @@ urlpatterns = [
         name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("dev/mailbox/", include("aftersales.mailbox_urls")),
-    path("customers/", include("customers.urls")),
-    path("risk/", include("customers.risk_urls")),
+    path("dev/mailbox/", include("aftersales.mail.urls")),
+    path("my-day/", myday_views.my_day, name="my_day"),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("customers/", include("aftersales.customer_urls")),
+    path("risk/", include("aftersales.risk.urls")),
     path("reps/<int:rep_pk>/scorecard/", risk_views.rep_scorecard_view, name="rep_scorecard"),
     path("", include("touchpoints.urls")),
     path("feedback/", include("feedback.urls")),

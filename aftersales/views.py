@@ -9,7 +9,7 @@ from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .roles import is_manager
+from aftersales.core.roles import is_manager
 
 logger = logging.getLogger(__name__)
 

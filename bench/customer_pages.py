@@ -39,9 +39,9 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from aftersales.customer_pages.selectors import customer_search  # noqa: E402
+from aftersales.customer_pages.views import CustomerFilterForm, _owner_choices  # noqa: E402
 from customers.models import Customer, Product  # noqa: E402
-from customers.selectors import customer_search  # noqa: E402
-from customers.views import CustomerFilterForm, _owner_choices  # noqa: E402
 
 
 def cases(rep_id: int, product_id: int) -> list[tuple[str, str, dict]]:

@@ -33,11 +33,11 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from aftersales.roles import REPS  # noqa: E402
-from customers.imports.commit import import_commit  # noqa: E402
-from customers.imports.mapping import guess_mapping  # noqa: E402
-from customers.imports.reading import read_table  # noqa: E402
-from customers.imports.validation import preview_table  # noqa: E402
+from aftersales.core.roles import REPS  # noqa: E402
+from aftersales.imports.commit import import_commit  # noqa: E402
+from aftersales.imports.mapping import guess_mapping  # noqa: E402
+from aftersales.imports.reading import read_table  # noqa: E402
+from aftersales.imports.validation import preview_table  # noqa: E402
 from customers.models import Customer, Product, Purchase  # noqa: E402
 from touchpoints.models import CheckupPlan, PlanStep, TouchPoint  # noqa: E402
 

@@ -32,8 +32,8 @@ django.setup()
 
 from django.db import connections  # noqa: E402
 
-from aftersales.models import OutboxEmail  # noqa: E402
-from aftersales.outbox import outbox_sweep  # noqa: E402
+from aftersales.mail.models import OutboxEmail  # noqa: E402
+from aftersales.mail.outbox import outbox_sweep  # noqa: E402
 from tests.smtp_sink import smtp_sink  # noqa: E402
 
 SUBJECT = "bench outbox drain"

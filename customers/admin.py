@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from .models import Customer, HealthBand, HealthSnapshot, HealthWeights, Product, Purchase, RiskFlag
+from customers.models import Customer, HealthBand, HealthSnapshot, HealthWeights, Product, Purchase, RiskFlag
 
 
 class HealthBandFilter(admin.SimpleListFilter):

@@ -78,11 +78,18 @@ class Product(models.Model):
 class CustomerQuerySet(models.QuerySet):
     def owned_by(self, user) -> CustomerQuerySet:
         """Row scoping of every rep-facing page: managers see all, reps their own."""
-        from aftersales.roles import is_manager
+        from aftersales.core.roles import is_manager
 
         if is_manager(user):
             return self
         return self.filter(owner=user)
+
+    def erased(self) -> CustomerQuerySet:
+        return self.filter(erased_at__isnull=False)
+
+    def not_erased(self) -> CustomerQuerySet:
+        """Customers whose data is still theirs: an erased one's signed links open nothing."""
+        return self.filter(erased_at__isnull=True)
 
     def quiet(self, at=None) -> CustomerQuerySet:
         return self.filter(quiet_after__lte=at or timezone.now())
@@ -147,6 +154,8 @@ class Customer(models.Model):
     # signal moves with time alone (quiet date near, a check-up falls due).
     health_due_at = models.DateTimeField(null=True, blank=True, default=_now)
     external_ref = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    # When the customer's personal data was erased (aftersales/gdpr/services.py); the row stays, anonymised.
+    erased_at = models.DateTimeField(null=True, blank=True)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

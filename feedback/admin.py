@@ -14,7 +14,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import EmailConsentEvent, Survey, SurveyInvitation, SurveyResponse
+from feedback.models import EmailConsentEvent, Survey, SurveyInvitation, SurveyResponse
+from feedback.scores import PASSIVES
 
 
 @admin.register(Survey)
@@ -96,7 +97,7 @@ class NpsGroupFilter(admin.SimpleListFilter):
         if value == "promoter":
             return queryset.promoters()
         if value == "passive":
-            return queryset.filter(nps__gte=7, nps__lte=8)
+            return queryset.filter(PASSIVES)
         if value == "detractor":
             return queryset.detractors()
         return queryset

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import BuyAgain, Survey, SurveyResponse
-from .responses import COMMENT_MAX_LENGTH, Answer
+from feedback.models import BuyAgain, Survey, SurveyResponse
+from feedback.responses import COMMENT_MAX_LENGTH, Answer
 
 NPS_CHOICES = [(score, str(score)) for score in range(11)]
 CSAT_CHOICES = [

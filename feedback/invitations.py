@@ -34,12 +34,11 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from aftersales.audit import email_suppressed
-from aftersales.models import OutboxEmail
+from aftersales.mail.models import OutboxEmail
+from aftersales.mail.suppression import email_suppressed
 from customers.models import Customer
-
-from .models import SurveyInvitation, hash_token
-from .planning import (
+from feedback.models import SurveyInvitation, hash_token
+from feedback.planning import (
     BATCH_SIZE,
     MAX_PER_RUN,
     days_setting,
@@ -47,7 +46,7 @@ from .planning import (
     invitation_schedule_after_checkup,
     invitations_plan,
 )
-from .survey_email import survey_email_enqueue, survey_url, tokens_in
+from feedback.survey_email import survey_email_enqueue, survey_url, tokens_in
 
 __all__ = [
     "invitation_remind",

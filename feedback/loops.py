@@ -31,23 +31,28 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 from django.utils.formats import date_format
 
-from aftersales.models import OutboxEmail, WebhookEvent
-from aftersales.outbox import outbox_enqueue_many
-from aftersales.webhooks import webhook_emit_many, webhook_subscribers
+from aftersales.core.queue import task_send
+from aftersales.mail.models import OutboxEmail
+from aftersales.mail.outbox import outbox_enqueue_many
+from aftersales.webhooks.models import WebhookEvent
+from aftersales.webhooks.services import webhook_emit_many, webhook_subscribers
 from customers.models import FlagReason
+from customers.services import FlagRaise, riskflags_raise_many
+from feedback.models import SurveyResponse
 from touchpoints import scheduling
 from touchpoints.careplan import email_subject
-from touchpoints.models import Channel, Kind, TouchPoint
-from touchpoints.services import FlagRaise, riskflags_raise_many
-
-from .models import SurveyResponse
+from touchpoints.models import Channel, Kind, Status, TouchPoint
 
 logger = logging.getLogger(__name__)
+
+# The Celery task that runs this job (feedback/tasks.py), queued by name.
+OPEN_TASK = "feedback.tasks.survey_loops_open_task"
 
 BATCH_SIZE = 200
 EXCERPT_LENGTH = 200
@@ -69,8 +74,6 @@ def loops_kick() -> None:
     On a per-process cache (one machine, ``make run``) every low answer queues
     a run: the key could not be cleared by the worker's process.
     """
-    from .tasks import survey_loops_open_task  # tasks import this module
-
     cache = caches["default"]
     try:
         if isinstance(cache, RedisCache) and not cache.add(KICK_KEY, 1, timeout=KICK_TTL_SECONDS):
@@ -78,7 +81,24 @@ def loops_kick() -> None:
     except Exception:  # noqa: BLE001 — cache down: queue the run anyway
         logger.warning("loops: cache unavailable, queueing the run", exc_info=True)
     # A moment later, not at once: the answers of the next seconds join this run's batch.
-    survey_loops_open_task.apply_async(countdown=KICK_DELAY_SECONDS)
+    task_send(OPEN_TASK, countdown=KICK_DELAY_SECONDS)
+
+
+def survey_loops_close() -> int:
+    """Record when each open loop's call-back was logged; the number of loops closed.
+
+    ``loop_closed_at`` is the call-back touch point's ``completed_at``, so the
+    dashboard's call-back time is the rep's, not this job's. Logging the call
+    is a write of ``touchpoints``, which does not call up into this app: this
+    job finds the answers whose call-back is done (a partial index holds the
+    open ones) each time it runs.
+    """
+    done = TouchPoint.objects.filter(pk=OuterRef("followup_id"), status=Status.DONE)
+    return (
+        SurveyResponse.objects.filter(followup__isnull=False, loop_closed_at__isnull=True)
+        .filter(Exists(done))
+        .update(loop_closed_at=Subquery(done.values("completed_at")[:1]))
+    )
 
 
 def survey_loops_open(*, batch_size: int = BATCH_SIZE) -> int:
@@ -92,6 +112,7 @@ def survey_loops_open(*, batch_size: int = BATCH_SIZE) -> int:
     one. Concurrent runs share the work: each batch is claimed with
     ``FOR UPDATE SKIP LOCKED``.
     """
+    survey_loops_close()
     try:
         caches["default"].delete(KICK_KEY)
     except Exception:  # noqa: BLE001 — cache down: kicks queue a run each meanwhile (see loops_kick)
@@ -104,9 +125,7 @@ def survey_loops_open(*, batch_size: int = BATCH_SIZE) -> int:
         if count < batch_size:
             return handled
         if time.monotonic() > deadline:  # a backlog: hand over to a fresh run, well inside the task's time limit
-            from .tasks import survey_loops_open_task
-
-            survey_loops_open_task.delay()
+            task_send(OPEN_TASK)
             return handled
 
 

@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from feedback.scores import DETRACTORS, PROMOTERS, is_detractor
+
 
 class Trigger(models.TextChoices):
     AFTER_CHECKUP = "after_checkup", _("After a check-up whose step asks for it")
@@ -137,10 +139,10 @@ class BuyAgain(models.TextChoices):
 
 class SurveyResponseQuerySet(models.QuerySet):
     def detractors(self) -> SurveyResponseQuerySet:
-        return self.filter(nps__lte=6)
+        return self.filter(DETRACTORS)
 
     def promoters(self) -> SurveyResponseQuerySet:
-        return self.filter(nps__gte=9)
+        return self.filter(PROMOTERS)
 
 
 class SurveyResponse(models.Model):
@@ -162,7 +164,8 @@ class SurveyResponse(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Closing the loop (feedback/responses.py): the "close the loop" touch point
     # opened for a low answer, when it was opened, and when the rep completed it
-    # (set by touchpoint_complete). closed − opened is the dashboard's call-back time.
+    # (set by the loop job, feedback/loops.py, once the call is logged). closed − opened is the
+    # dashboard's call-back time.
     followup = models.ForeignKey(
         "touchpoints.TouchPoint", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -191,6 +194,12 @@ class SurveyResponse(models.Model):
             models.Index(fields=["submitted_at"], name="response_submitted_idx"),
             # Customer timeline and health: a customer's answers, newest first.
             models.Index(fields=["customer", "-submitted_at"], name="response_customer_idx"),
+            # The loop job (feedback/loops.py): answers whose call-back is open, to see whether it was logged.
+            models.Index(
+                fields=["followup"],
+                name="response_loop_open_idx",
+                condition=Q(followup__isnull=False, loop_closed_at__isnull=True),
+            ),
             # The loop-opening job (feedback/loops.py): answers whose loop is pending, oldest first.
             models.Index(
                 fields=["loop_pending_at"], name="response_loop_pending_idx", condition=Q(loop_pending_at__isnull=False)
@@ -202,7 +211,7 @@ class SurveyResponse(models.Model):
 
     @property
     def is_detractor(self) -> bool:
-        return self.nps is not None and self.nps <= 6
+        return is_detractor(self.nps)
 
 
 class ConsentAction(models.TextChoices):

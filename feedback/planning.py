@@ -1,11 +1,13 @@
 """Planning survey invitations: which customer is asked, by which rule, and when (``send_at``).
 
-After a check-up, :func:`invitation_schedule_after_checkup` writes the row
-when the rep logs the check-up (``touchpoint_complete``), due ``completed_at``
-+ 24 h. This is the "a due time is a column, written by the write that changes
-it" habit: the alternative, a sweep over done touch points looking for ones
-without an invitation, would scan ``touchpoints`` (no index there serves
-"completed, survey follows, not invited") every few minutes, forever.
+After a check-up whose plan step asks for a survey, the row is due
+``completed_at`` + the rule's delay (24 h). Logging the check-up is a write of
+``touchpoints``, which does not call up into this app: :func:`invitations_plan`
+finds the logged check-ups it has not looked at yet (``survey_checked_at`` is
+empty; a partial index serves exactly those), plans each one's survey with
+:func:`invitation_schedule_after_checkup` or decides none is due, and marks
+them looked at in the same transaction. Detect, then act: a run that dies
+leaves them unmarked for the next one.
 
 Delivery and relationship surveys have no such write to hook into (a delivery
 date can come from an import, a relationship survey from the calendar alone),
@@ -32,13 +34,13 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from aftersales.audit import email_suppressed
+from aftersales.mail.suppression import email_suppressed
 from customers.models import Customer, Purchase
+from feedback.models import SurveyInvitation, Trigger
+from feedback.rules import Rule, product_rules, rule_for
 from touchpoints import scheduling
 from touchpoints.models import TouchPoint
-
-from .models import SurveyInvitation, Trigger
-from .rules import Rule, product_rules, rule_for
+from touchpoints.services import touchpoints_survey_checked
 
 BATCH_SIZE = 200
 # One run of a sweep handles at most this many rows; the next run (a minute
@@ -86,7 +88,7 @@ def _new_invitation(*, rule: Rule, customer_id: int, language: str, send_at: dt.
 def invitation_schedule_after_checkup(*, touchpoint: TouchPoint) -> SurveyInvitation | None:
     """Plan the survey that follows a logged check-up, due ``completed_at`` + the rule's delay.
 
-    Call inside the transaction that completes the touch point. Nothing is
+    The planner calls it for each logged check-up it finds. Nothing is
     planned when the step asks for no survey, the check-up did not reach the
     customer (a survey "about our call" after an unanswered call asks about
     nothing), the rule is off, the customer cannot be mailed, or they were
@@ -115,9 +117,37 @@ def invitation_schedule_after_checkup(*, touchpoint: TouchPoint) -> SurveyInvita
 
 
 def invitations_plan(*, batch_size: int = BATCH_SIZE, now: dt.datetime | None = None) -> int:
-    """Plan the due delivery and relationship surveys; return how many invitations were created."""
+    """Plan the due after-check-up, delivery and relationship surveys; return how many invitations were created."""
     now = now or timezone.now()
-    return _plan_after_delivery(now, batch_size) + _plan_relationship(now, batch_size)
+    return (
+        _plan_after_checkups(now, batch_size)
+        + _plan_after_delivery(now, batch_size)
+        + _plan_relationship(now, batch_size)
+    )
+
+
+def _plan_after_checkups(now: dt.datetime, batch_size: int) -> int:
+    """The logged check-ups not looked at yet, oldest first, a batch per transaction.
+
+    Rows are claimed with ``FOR UPDATE SKIP LOCKED``: two runs at once share
+    the work instead of planning one survey twice.
+    """
+    created = looked_at = 0
+    while looked_at < MAX_PER_RUN:
+        with transaction.atomic():
+            batch = list(
+                TouchPoint.objects.survey_unchecked()
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("customer", "purchase")
+                .order_by("completed_at", "pk")[:batch_size]
+            )
+            for touchpoint in batch:
+                created += invitation_schedule_after_checkup(touchpoint=touchpoint) is not None
+            touchpoints_survey_checked(touchpoint_ids=[touchpoint.pk for touchpoint in batch], at=now)
+        looked_at += len(batch)
+        if len(batch) < batch_size:
+            break
+    return created
 
 
 def _plan_after_delivery(now: dt.datetime, batch_size: int) -> int:

@@ -32,10 +32,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import FlagReason, quiet_after
-from touchpoints.services import customer_contact_move
-
-from .loops import loops_kick, pending_reasons
-from .models import BuyAgain, SurveyInvitation, SurveyResponse, hash_token
+from customers.services import customer_contact_move
+from feedback.loops import loops_kick, pending_reasons
+from feedback.models import BuyAgain, SurveyInvitation, SurveyResponse, hash_token
+from feedback.scores import is_detractor, is_low_csat, is_promoter
 
 COMMENT_MAX_LENGTH = SurveyResponse._meta.get_field("comment").max_length
 
@@ -65,9 +65,9 @@ class Answer:
     def loop_reasons(self) -> set[str]:
         """Why this answer needs a call back (DESIGN.md: NPS 0–6, CSAT ≤ 2, or a problem flagged)."""
         reasons = set()
-        if self.nps is not None and self.nps <= 6:
+        if is_detractor(self.nps):
             reasons.add(FlagReason.DETRACTOR)
-        if self.csat is not None and self.csat <= 2:
+        if is_low_csat(self.csat):
             reasons.add(FlagReason.LOW_CSAT)
         if self.problem_reported:
             reasons.add(FlagReason.PROBLEM_REPORTED)
@@ -281,4 +281,4 @@ def _response_insert(*, target: AnswerTarget, fields: dict, now: dt.datetime) ->
 def review_url(response: SurveyResponse) -> str:
     """Where a promoter is invited to leave a review; empty when not configured or not a promoter."""
     url = settings.AFTERSALES.get("REVIEW_URL", "")
-    return url if url and response.nps is not None and response.nps >= 9 else ""
+    return url if url and is_promoter(response.nps) else ""

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from .models import Survey, Trigger
+from feedback.models import Survey, Trigger
 
 DEFAULT_NAMES = {
     Trigger.AFTER_CHECKUP: "After a check-up",

@@ -15,8 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.models import Customer, Product
-
-from .models import EmailConsentEvent, SurveyInvitation, SurveyResponse
+from feedback.models import EmailConsentEvent, SurveyInvitation, SurveyResponse
 
 CUSTOMER_INVITATION_LIMIT = 10
 

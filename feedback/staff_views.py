@@ -6,17 +6,16 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from aftersales.roles import is_manager
+from aftersales.core.access import manager_required
 from customers.models import Customer
-
-from .selectors import loop_times, response_rates_by
-from .unsubscribe import customer_resubscribe
+from feedback.selectors import loop_times, response_rates_by
+from feedback.unsubscribe import customer_resubscribe
 
 RATE_WINDOW_DAYS = (30, 90, 365)
 
@@ -35,12 +34,10 @@ def resubscribe(request: HttpRequest, customer_pk: int) -> HttpResponse:
     return redirect(customer.get_absolute_url() + "#surveys-heading")
 
 
-@login_required
+@manager_required
 @require_safe
 def response_rates(request: HttpRequest) -> HttpResponse:
     """Survey response rates per product and per rep, and how fast low answers get a call back."""
-    if not is_manager(request.user):
-        raise PermissionDenied("Response rates are for managers.")
     try:
         days = int(request.GET.get("days", 90))
     except ValueError:

@@ -26,12 +26,11 @@ from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from aftersales.models import OutboxEmail
-from aftersales.outbox import outbox_enqueue
+from aftersales.mail.models import OutboxEmail
+from aftersales.mail.outbox import outbox_enqueue
+from feedback.models import SurveyInvitation
+from feedback.unsubscribe import unsubscribe_url
 from touchpoints.careplan import email_subject, rep_contact
-
-from .models import SurveyInvitation
-from .unsubscribe import unsubscribe_url
 
 SCORES = range(11)  # NPS: 0 (not at all likely) … 10 (extremely likely)
 # The brand in "Alice Archer via Aftersales" when DEFAULT_FROM_EMAIL has no display name.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .invitations import invitations_plan, invitations_remind, invitations_send
-from .loops import survey_loops_open
+from feedback.invitations import invitations_plan, invitations_remind, invitations_send
+from feedback.loops import OPEN_TASK, survey_loops_open
 
 
 @shared_task(name="feedback.tasks.survey_invitations_plan_task")
@@ -26,7 +26,7 @@ def survey_reminders_send_task() -> int:
     return invitations_remind()
 
 
-@shared_task(name="feedback.tasks.survey_loops_open_task")
+@shared_task(name=OPEN_TASK)
 def survey_loops_open_task() -> int:
     """Open the loop on pending low answers (queued by the answer's commit; beat, every 30 seconds)."""
     return survey_loops_open()

@@ -16,13 +16,13 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from aftersales.audit import audit_record
-from aftersales.models import AuditAction, OutboxEmail
-from aftersales.roles import is_manager
+from aftersales.audit.models import AuditAction
+from aftersales.audit.services import audit_record
+from aftersales.core.roles import is_manager
+from aftersales.mail.models import OutboxEmail
 from customers.models import Customer
+from feedback.models import ConsentAction, EmailConsentEvent
 from touchpoints.careplan import signed_customer
-
-from .models import ConsentAction, EmailConsentEvent
 
 TOKEN_SALT = "aftersales.unsubscribe"  # noqa: S105 (a namespace, not a secret)
 REASON_MAX_LENGTH = EmailConsentEvent._meta.get_field("reason").max_length

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import staff_views, views
+from feedback import staff_views, views
 
 app_name = "feedback"
 urlpatterns = [

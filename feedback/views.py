@@ -21,13 +21,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
+from aftersales.core.http import rate_limited
+from feedback.forms import SurveyForm
+from feedback.models import SurveyInvitation, SurveyResponse
+from feedback.responses import answer_target, invitation_for_token, review_url, survey_response_store
+from feedback.unsubscribe import customer_unsubscribe, unsubscribe_customer
 from touchpoints.careplan import rep_contact
-
-from .forms import SurveyForm
-from .models import SurveyInvitation, SurveyResponse
-from .ratelimit import rate_limited
-from .responses import answer_target, invitation_for_token, review_url, survey_response_store
-from .unsubscribe import customer_unsubscribe, unsubscribe_customer
 
 RATE_SCOPE = "public"
 

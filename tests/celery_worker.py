@@ -51,7 +51,7 @@ def worker_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
         SECRET_KEY=settings.SECRET_KEY,
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         # Never real SMTP from a test, whatever the shell has configured.
-        EMAIL_BACKEND="aftersales.mailbox.DevMailboxBackend",
+        EMAIL_BACKEND="aftersales.mail.mailbox.DevMailboxBackend",
         # Close the connection after each task, so the test database can be
         # flushed and dropped as soon as the worker is stopped.
         CONN_MAX_AGE="0",

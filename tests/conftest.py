@@ -25,7 +25,7 @@ def _fast_password_hasher(settings):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Every test starts with an empty cache: per-IP rate-limit counts (feedback/ratelimit.py) live there."""
+    """Every test starts with an empty cache: per-IP rate-limit counts (aftersales/core/http.py) live there."""
     from django.core.cache import cache
 
     cache.clear()

@@ -8,8 +8,8 @@ import factory
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
-from aftersales.models import OutboxEmail
-from aftersales.roles import MANAGERS, REPS
+from aftersales.core.roles import MANAGERS, REPS
+from aftersales.mail.models import OutboxEmail
 from customers.models import Customer, Product, Purchase, RiskFlag
 from feedback.models import Survey, SurveyInvitation, SurveyResponse
 from touchpoints.models import CheckupPlan, PlanStep, TouchPoint

@@ -29,7 +29,8 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from aftersales.models import ImportJob, MailboxMessage
+from aftersales.imports.models import ImportJob
+from aftersales.mail.models import MailboxMessage
 from tests.factories import (
     CheckupPlanFactory,
     CustomerFactory,

@@ -20,17 +20,12 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import TokenProxy
 
+from aftersales.api.models import IdempotentRequest
+from aftersales.audit.models import AuditEvent
 from aftersales.dashboard.models import DailyRollup
-from aftersales.models import (
-    AuditEvent,
-    EmailSuppression,
-    IdempotentRequest,
-    ImportJob,
-    MailboxMessage,
-    OutboxEmail,
-    Webhook,
-    WebhookDelivery,
-)
+from aftersales.imports.models import ImportJob
+from aftersales.mail.models import EmailSuppression, MailboxMessage, OutboxEmail
+from aftersales.webhooks.models import Webhook, WebhookDelivery
 from customers.models import Customer, HealthSnapshot, HealthWeights
 from feedback.models import EmailConsentEvent
 from tests.factories import (

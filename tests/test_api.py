@@ -9,7 +9,8 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from aftersales.models import IdempotentRequest, Webhook
+from aftersales.api.models import IdempotentRequest
+from aftersales.webhooks.models import Webhook
 from customers.models import Purchase
 from tests.factories import (
     CheckupPlanFactory,

@@ -11,16 +11,16 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from aftersales.audit import audit_record
-from aftersales.models import AuditAction, AuditEvent
-from customers.risk_services import customers_reassign, riskflag_snooze
-from customers.services import customer_create, purchase_record
+from aftersales.audit.models import AuditAction, AuditEvent
+from aftersales.audit.services import audit_record
+from customers.services import customer_create, riskflag_raise, riskflag_snooze
 from feedback.unsubscribe import customer_resubscribe, customer_unsubscribe
 from tests.factories import CheckupPlanFactory, CustomerFactory, PlanStepFactory, ProductFactory, TouchPointFactory
 from touchpoints.models import Channel, Outcome
 from touchpoints.planning import StepData, checkup_plan_save
 from touchpoints.services import (
-    riskflag_raise,
+    customers_reassign,
+    purchase_record,
     touchpoint_cancel,
     touchpoint_complete,
     touchpoint_log_adhoc,

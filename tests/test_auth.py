@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from aftersales.models import MailboxMessage
+from aftersales.mail.models import MailboxMessage
 from tests.conftest import PASSWORD
 
 NEW_PASSWORD = "a fresh passphrase for spring 42"
@@ -100,7 +100,7 @@ def test_password_change_from_the_user_menu(alice_client):
 def test_password_reset_mail_lands_in_the_dev_mailbox_and_its_link_sets_a_new_password(alice, settings):
     """Asking for a reset stores a mail (no SMTP) whose link uses the request's host;
     following it lets the user choose a password and log in with it."""
-    settings.EMAIL_BACKEND = "aftersales.mailbox.DevMailboxBackend"
+    settings.EMAIL_BACKEND = "aftersales.mail.mailbox.DevMailboxBackend"
     settings.ALLOWED_HOSTS = ["crm.example.com", "testserver"]
     browser = Client(HTTP_HOST="crm.example.com")
 
@@ -144,7 +144,7 @@ def test_a_used_reset_link_says_so(alice, settings):
 
 def test_password_reset_for_an_unknown_address_sends_nothing(db, settings, client):
     """The done page does not reveal whether the address exists, and no mail is stored."""
-    settings.EMAIL_BACKEND = "aftersales.mailbox.DevMailboxBackend"
+    settings.EMAIL_BACKEND = "aftersales.mail.mailbox.DevMailboxBackend"
 
     response = client.post(reverse("password_reset"), {"email": "nobody@example.com"})
 

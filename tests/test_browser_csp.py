@@ -61,10 +61,10 @@ def test_my_day_and_an_htmx_form_work_under_the_csp(watched, live_server, alice)
 
 
 def test_the_dashboard_and_the_dev_mailbox_have_no_violations(watched, live_server, mary, settings):
-    settings.EMAIL_BACKEND = "aftersales.mailbox.DevMailboxBackend"
+    settings.EMAIL_BACKEND = "aftersales.mail.mailbox.DevMailboxBackend"
     mary.is_staff = True
     mary.save()
-    from aftersales.models import MailboxMessage
+    from aftersales.mail.models import MailboxMessage
 
     mail = MailboxMessage.objects.create(
         from_email="a@example.com",

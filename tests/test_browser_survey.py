@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from aftersales.models import MailboxMessage, OutboxEmail
-from aftersales.outbox import outbox_deliver
+from aftersales.mail.models import MailboxMessage, OutboxEmail
+from aftersales.mail.outbox import outbox_deliver
 from customers.models import FlagReason, RiskFlag
 from feedback.invitations import invitation_send
 from feedback.loops import survey_loops_open
@@ -33,7 +33,7 @@ def test_customer_answers_in_spanish_and_the_owner_finds_the_follow_up_on_my_day
     """The mail is in the dev mailbox; the score link opens the survey with 3 chosen, in Spanish; one
     submit. Then alice (the owner) logs in: the "close the loop" call is on My day and a flag is raised."""
     settings.SITE_URL = live_server.url
-    settings.EMAIL_BACKEND = "aftersales.mailbox.DevMailboxBackend"
+    settings.EMAIL_BACKEND = "aftersales.mail.mailbox.DevMailboxBackend"
     customer = CustomerFactory(owner=alice, name="Lucía Gómez", language="es", timezone="Europe/Madrid")
     now = timezone.now()
     invitation = SurveyInvitationFactory(customer=customer, send_at=now - dt.timedelta(minutes=1))

@@ -12,9 +12,9 @@ from django.core import signing
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from aftersales.models import MailboxMessage, OutboxEmail, UserProfile
-from aftersales.outbox import outbox_deliver
-from customers.services import purchase_record
+from aftersales.core.models import UserProfile
+from aftersales.mail.models import MailboxMessage, OutboxEmail
+from aftersales.mail.outbox import outbox_deliver
 from tests.factories import (
     CheckupPlanFactory,
     CustomerFactory,
@@ -25,6 +25,7 @@ from tests.factories import (
 )
 from touchpoints.careplan import careplan_notify_date_moved, careplan_token, email_subject
 from touchpoints.models import Channel, Kind, Status, TouchPoint
+from touchpoints.services import purchase_record
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("compiled_messages")]
 
@@ -40,7 +41,7 @@ def frozen_now():
 
 @pytest.fixture
 def mailbox(settings):
-    settings.EMAIL_BACKEND = "aftersales.mailbox.DevMailboxBackend"
+    settings.EMAIL_BACKEND = "aftersales.mail.mailbox.DevMailboxBackend"
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from django.db import transaction
 
 from aftersales.celery import app as celery_app
-from aftersales.models import MailboxMessage, OutboxEmail
-from aftersales.outbox import outbox_enqueue
+from aftersales.mail.models import MailboxMessage, OutboxEmail
+from aftersales.mail.outbox import outbox_enqueue
 from tests.celery_worker import celery_worker, empty_queue, route_to_queue
 
 pytestmark = pytest.mark.celery

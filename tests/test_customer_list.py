@@ -7,8 +7,8 @@ import time_machine
 from django.db import connection
 from django.urls import reverse
 
-from customers import views
-from customers.selectors import CustomerFilters, customer_search
+from aftersales.customer_pages import views
+from aftersales.customer_pages.selectors import CustomerFilters, customer_search
 from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory, RiskFlagFactory
 from tests.test_customer_pages import DAY, NOW, _queries, _text
 

@@ -13,9 +13,9 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from aftersales.models import OutboxEmail
-from customers import views
-from customers.selectors import customer_timeline
+from aftersales.customer_pages import views
+from aftersales.customer_pages.selectors import customer_timeline
+from aftersales.mail.models import OutboxEmail
 from tests.factories import (
     CheckupPlanFactory,
     CustomerFactory,

@@ -7,7 +7,10 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 
-from aftersales.models import OutboxEmail, UserProfile
+from aftersales.core.models import UserProfile
+from aftersales.mail.models import OutboxEmail
+from aftersales.myday.digests import digests_send, weekly_summaries_send
+from aftersales.myday.tasks import digests_send_task, weekly_summaries_send_task
 from tests.factories import (
     CustomerFactory,
     ManagerFactory,
@@ -15,9 +18,7 @@ from tests.factories import (
     SurveyResponseFactory,
     TouchPointFactory,
 )
-from touchpoints.digests import digests_send, weekly_summaries_send
 from touchpoints.models import Status
-from touchpoints.tasks import digests_send_task, weekly_summaries_send_task
 
 # Monday 2 March 2026.
 MORNING = dt.datetime(2026, 3, 2, 9, 5, tzinfo=dt.UTC)

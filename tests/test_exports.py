@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from customers.exports import csv_safe
+from aftersales.core.csv import csv_safe
 from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory, RiskFlagFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from customers.health import Signals, customer_signals, health_next_due, health_recompute, health_score
+from aftersales.risk.health import Signals, customer_signals, health_next_due, health_recompute, health_score
+from aftersales.risk.tasks import health_recompute_task
 from customers.models import Customer, FlagReason, HealthBand, health_band_for
-from customers.tasks import health_recompute_task
 from tests.factories import (
     CustomerFactory,
     PurchaseFactory,
@@ -234,7 +234,7 @@ def test_a_change_during_the_computation_keeps_the_customer_due(alice, monkeypat
             Customer.objects.filter(pk=customer.pk).mark_health_due()
         return found
 
-    monkeypatch.setattr("customers.health.customer_signals", change_meanwhile)
+    monkeypatch.setattr("aftersales.risk.health.customer_signals", change_meanwhile)
     assert health_recompute() == 0
     monkeypatch.undo()
 

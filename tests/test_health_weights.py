@@ -9,9 +9,9 @@ import time_machine
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
-from customers.health import health_recompute, health_weights
+from aftersales.risk.health import health_recompute, health_weights
 from customers.models import Customer, HealthSnapshot, HealthWeights
-from customers.risk_services import healthweights_update
+from customers.services import healthweights_update
 from customers.templatetags.health_trend import sparkline_points, trend
 from tests.factories import CustomerFactory, SurveyResponseFactory
 

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from aftersales.celery import app
-from aftersales.models import OutboxEmail
+from aftersales.mail.models import OutboxEmail
 from feedback.invitations import (
     invitation_schedule_after_checkup,
     invitation_send,
@@ -34,7 +34,7 @@ from tests.factories import (
     SurveyResponseFactory,
     TouchPointFactory,
 )
-from touchpoints.models import Outcome
+from touchpoints.models import Outcome, TouchPoint
 from touchpoints.services import touchpoint_complete
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,10 @@ def survey_emails() -> list[OutboxEmail]:
 
 
 def log_checkup(touchpoint, by, outcome=Outcome.REACHED):
-    return touchpoint_complete(touchpoint=touchpoint, by=by, outcome=outcome)
+    """The rep logs the check-up; the planner's next run (beat) finds it."""
+    logged = touchpoint_complete(touchpoint=touchpoint, by=by, outcome=outcome)
+    invitations_plan()
+    return logged
 
 
 # --- After a check-up ------------------------------------------------------------------------
@@ -236,6 +239,23 @@ def test_the_schedule_service_plans_one_invitation_per_checkup(clock, alice, cus
     log_checkup(touchpoint, alice)
     assert invitation_schedule_after_checkup(touchpoint=touchpoint) is None
     assert SurveyInvitation.objects.count() == 1
+
+
+def test_the_planner_looks_at_each_logged_checkup_once(clock, alice, customer):
+    """A check-up it planned for, or decided against (the customer opted out), is never looked at again."""
+    opted_out = CustomerFactory(owner=alice, email_opt_out=True)
+    planned = TouchPointFactory(customer=customer, survey_follows=True)
+    refused = TouchPointFactory(customer=opted_out, survey_follows=True)
+    touchpoint_complete(touchpoint=planned, by=alice, outcome=Outcome.REACHED)
+    touchpoint_complete(touchpoint=refused, by=alice, outcome=Outcome.REACHED)
+    assert TouchPoint.objects.survey_unchecked().count() == 2
+
+    assert invitations_plan() == 1
+    assert not TouchPoint.objects.survey_unchecked().exists()
+    assert set(TouchPoint.objects.values_list("survey_checked_at", flat=True)) == {NOW}
+    assert invitations_plan() == 0
+    assert SurveyInvitation.objects.filter(touchpoint=planned).count() == 1
+    assert not SurveyInvitation.objects.filter(customer=opted_out).exists()
 
 
 # --- Reminder and expiry --------------------------------------------------------------------------------

@@ -7,15 +7,15 @@ from django.core.mail import EmailMultiAlternatives, send_mail
 from django.test import Client
 from django.urls import reverse
 
-from aftersales.mailbox_views import HTML_CSP, with_links_in_new_tab
-from aftersales.models import MailboxMessage
+from aftersales.mail.models import MailboxMessage
+from aftersales.mail.views import HTML_CSP, with_links_in_new_tab
 from tests.factories import UserFactory
 
 
 @pytest.fixture
 def dev_mailbox(db, settings):
     """The test runner swaps in the locmem backend; put the dev mailbox back."""
-    settings.EMAIL_BACKEND = "aftersales.mailbox.DevMailboxBackend"
+    settings.EMAIL_BACKEND = "aftersales.mail.mailbox.DevMailboxBackend"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from aftersales.models import UserProfile
+from aftersales.core.models import UserProfile
 from customers.models import Customer, RiskFlag
 from tests.factories import CustomerFactory, RiskFlagFactory, SurveyResponseFactory, TouchPointFactory
 from touchpoints.models import Status, TouchPoint

@@ -13,10 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from aftersales.celery import app as celery_app
-from aftersales.mailbox import DevMailboxBackend
-from aftersales.models import MailboxMessage, OutboxEmail
-from aftersales.outbox import outbox_deliver, outbox_enqueue, outbox_sweep
-from aftersales.tasks import outbox_sweep_task
+from aftersales.mail.mailbox import DevMailboxBackend
+from aftersales.mail.models import MailboxMessage, OutboxEmail
+from aftersales.mail.outbox import outbox_deliver, outbox_enqueue, outbox_sweep
+from aftersales.mail.tasks import outbox_sweep_task
 from tests.factories import OutboxEmailFactory
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -73,7 +73,7 @@ class ReentrantMailboxBackend(DevMailboxBackend):
 
 @pytest.fixture
 def mailbox(settings):
-    settings.EMAIL_BACKEND = "aftersales.mailbox.DevMailboxBackend"
+    settings.EMAIL_BACKEND = "aftersales.mail.mailbox.DevMailboxBackend"
 
 
 @pytest.fixture
@@ -244,7 +244,7 @@ def test_a_retry_after_a_failure_keeps_the_message_id(failing_mail, settings, ti
     email = enqueue()
     assert outbox_deliver(email_id=email.pk) is False
 
-    settings.EMAIL_BACKEND = "aftersales.mailbox.DevMailboxBackend"
+    settings.EMAIL_BACKEND = "aftersales.mail.mailbox.DevMailboxBackend"
     time_machine.move_to(NOW + dt.timedelta(minutes=1), tick=False)
     assert outbox_deliver(email_id=email.pk) is True
 
@@ -369,7 +369,7 @@ def test_a_sweep_batch_that_runs_long_gives_back_the_rows_it_did_not_try(mailbox
     """The whole batch is leased at once; rows not reached before half the lease are released, not kept."""
     emails = OutboxEmailFactory.create_batch(3, send_after=timezone.now() - dt.timedelta(minutes=1))
     clock = iter([0.0, 0.0, 10_000.0, 10_000.0, 10_000.0])
-    monkeypatch.setattr("aftersales.outbox.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("aftersales.mail.outbox.time.monotonic", lambda: next(clock))
 
     assert outbox_sweep() == 1
 
@@ -384,8 +384,8 @@ def test_a_batch_is_one_insert_its_suppressed_addresses_are_refused_and_one_swee
     """outbox_enqueue_many (the loop job's alerts): one lookup, one INSERT, one sweep task after commit."""
     from django.core import mail
 
-    from aftersales.audit import email_suppress
-    from aftersales.outbox import SUPPRESSED_ERROR, outbox_enqueue_many
+    from aftersales.mail.outbox import SUPPRESSED_ERROR, outbox_enqueue_many
+    from aftersales.mail.suppression import email_suppress
 
     email_suppress(address="gone@example.com", reason="erased")
     messages = [

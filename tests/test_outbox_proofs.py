@@ -9,9 +9,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from aftersales.models import OutboxEmail
-from aftersales.outbox import outbox_enqueue
-from aftersales.tasks import outbox_sweep_task
+from aftersales.mail.models import OutboxEmail
+from aftersales.mail.outbox import outbox_enqueue
+from aftersales.mail.tasks import outbox_sweep_task
 from tests.celery_worker import celery_worker, empty_queue, route_to_queue
 from tests.factories import OutboxEmailFactory
 from tests.smtp_sink import smtp_env, smtp_sink
@@ -104,7 +104,7 @@ def test_a_rolled_back_change_sends_nothing_and_a_lost_enqueue_is_recovered_by_t
         outbox_enqueue(to="rolled@example.com", subject="Never", body_text="Never sent", kind="notification")
         raise RuntimeError("the change failed")
     # A committed email whose delivery task is lost (the broker was down at commit time).
-    monkeypatch.setattr("aftersales.outbox._queue_delivery", lambda email_id: None)
+    monkeypatch.setattr("aftersales.mail.outbox._queue_delivery", lambda email_id: None)
     [lost] = _enqueue(1)
     monkeypatch.undo()
     assert not OutboxEmail.objects.filter(to="rolled@example.com").exists()

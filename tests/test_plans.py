@@ -263,11 +263,11 @@ def test_reps_cannot_reach_the_plan_pages_and_change_nothing(alice_client, plan)
     edit = reverse("plan_edit", args=[plan.pk])
 
     for url in (reverse("plan_list"), reverse("plan_create"), edit):
-        assert alice_client.get(url).status_code == 404
+        assert alice_client.get(url).status_code == 403
     assert (
-        alice_client.post(reverse("plan_create"), plan_post([step(3, "Install")], name="Rep plan")).status_code == 404
+        alice_client.post(reverse("plan_create"), plan_post([step(3, "Install")], name="Rep plan")).status_code == 403
     )
-    assert alice_client.post(edit, plan_post(existing_steps(plan), initial=3, name="Renamed")).status_code == 404
+    assert alice_client.post(edit, plan_post(existing_steps(plan), initial=3, name="Renamed")).status_code == 403
 
     plan.refresh_from_db()
     assert plan.name == "Machine plan"

@@ -11,12 +11,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
-from aftersales.models import OutboxEmail
-from customers import services
+from aftersales.mail.models import OutboxEmail
 from customers.models import Purchase
-from customers.services import purchase_record
+from customers.services import purchases
 from tests.factories import CheckupPlanFactory, CustomerFactory, PlanStepFactory, ProductFactory, PurchaseFactory
 from touchpoints.models import TouchPoint
+from touchpoints.services import purchase_record, sales
 
 pytestmark = pytest.mark.django_db
 
@@ -84,14 +84,14 @@ def test_a_purchase_inserted_concurrently_with_the_same_ref_wins_and_nothing_is_
     """The look-up missed it, the insert hits the unique constraint: the savepoint keeps the transaction usable."""
     customer = CustomerFactory(owner=alice)
     winner, _ = record(customer, product, external_ref="ORD-RACE")
-    real_existing = services._existing
+    real_existing = purchases._existing
     lookups = []
 
     def existing_after_the_race(external_ref, customer):
         lookups.append(external_ref)
         return None if len(lookups) == 1 else real_existing(external_ref, customer)
 
-    monkeypatch.setattr(services, "_existing", existing_after_the_race)
+    monkeypatch.setattr(purchases, "_existing", existing_after_the_race)
     with transaction.atomic():
         purchase, created = record(customer, product, external_ref="ORD-RACE")
         assert TouchPoint.objects.count() == 2  # the transaction still works after the IntegrityError
@@ -109,7 +109,7 @@ def test_two_concurrent_recordings_of_one_order_make_one_purchase(product, monke
         pytest.skip("SQLite's IMMEDIATE transactions run one writer at a time: no race to win")
     customer = CustomerFactory()
     both_looked = threading.Barrier(2, timeout=10)
-    real_existing = services._existing
+    real_existing = purchases._existing
     first_lookup = threading.local()
 
     def existing_then_wait(external_ref, customer):
@@ -119,7 +119,7 @@ def test_two_concurrent_recordings_of_one_order_make_one_purchase(product, monke
             both_looked.wait()  # neither has inserted yet
         return found
 
-    monkeypatch.setattr(services, "_existing", existing_then_wait)
+    monkeypatch.setattr(purchases, "_existing", existing_then_wait)
     results, errors = [], []
 
     def call():
@@ -168,13 +168,13 @@ def test_a_ref_already_used_for_another_customer_is_refused_and_nothing_is_writt
 
 def test_a_failure_after_the_email_was_queued_rolls_everything_back(alice, product, monkeypatch):
     customer = CustomerFactory(owner=alice)
-    real_send = services.careplan_send
+    real_send = sales.careplan_send
 
     def send_then_fail(**kwargs):
         assert real_send(**kwargs) is not None
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(services, "careplan_send", send_then_fail)
+    monkeypatch.setattr(sales, "careplan_send", send_then_fail)
     with pytest.raises(RuntimeError):
         record(customer, product, external_ref="ORD-2")
 

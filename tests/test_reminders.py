@@ -9,7 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from aftersales.models import OutboxEmail, UserProfile
+from aftersales.core.models import UserProfile
+from aftersales.mail.models import OutboxEmail
 from customers.models import Customer
 from tests.factories import CustomerFactory, TouchPointFactory
 from touchpoints.models import Status, TouchPoint
@@ -29,7 +30,7 @@ def frozen(time_machine):
 @pytest.fixture
 def no_broker(monkeypatch):
     """Tests that commit must not publish delivery tasks to the real broker; delivery is tested elsewhere."""
-    monkeypatch.setattr("aftersales.outbox._queue_delivery", lambda email_id: None)
+    monkeypatch.setattr("aftersales.mail.outbox._queue_delivery", lambda email_id: None)
 
 
 def reminders() -> list[OutboxEmail]:

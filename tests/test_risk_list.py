@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from customers.models import Customer, RiskFlag
-from customers.risk_services import customers_reassign, riskflag_snooze
+from customers.services import riskflag_snooze
 from tests.factories import (
     CustomerFactory,
     ProductFactory,
@@ -21,6 +21,7 @@ from tests.factories import (
     TouchPointFactory,
 )
 from touchpoints.models import Status, TouchPoint
+from touchpoints.services import customers_reassign
 
 NOW = dt.datetime(2026, 6, 10, 9, 0, tzinfo=dt.UTC)
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from aftersales.roles import MANAGERS, REPS
+from aftersales.core.roles import MANAGERS, REPS
 
 
 def _codenames(name: str) -> set[str]:

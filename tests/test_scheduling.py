@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 import time_machine
 
-from customers.services import purchase_record
 from tests.factories import CheckupPlanFactory, CustomerFactory, PlanStepFactory, ProductFactory, RepFactory
 from touchpoints import scheduling
 from touchpoints.models import Channel, Kind, TouchPoint
+from touchpoints.services import purchase_record
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from customers.scorecards import rep_scorecard
+from aftersales.risk.scorecards import rep_scorecard
 from tests.factories import CustomerFactory, RiskFlagFactory, SurveyResponseFactory, TouchPointFactory
 from touchpoints.models import Status
 

@@ -108,7 +108,7 @@ def test_no_page_has_inline_scripts_or_event_handler_attributes(alice_client, ma
 
 @pytest.mark.django_db
 def test_the_dev_mailbox_html_view_keeps_its_own_stricter_policy(mary_client, mary):
-    from aftersales.models import MailboxMessage
+    from aftersales.mail.models import MailboxMessage
 
     mary.is_staff = True
     mary.save()

@@ -16,9 +16,9 @@ from django.db import connection
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from aftersales.core.models import UserProfile
+from aftersales.core.roles import MANAGERS, REPS
 from aftersales.demo import pipeline
-from aftersales.models import UserProfile
-from aftersales.roles import MANAGERS, REPS
 from customers.models import Customer, Purchase, RiskFlag
 from feedback.models import SurveyInvitation, SurveyResponse
 from touchpoints.models import CheckupPlan, TouchPoint

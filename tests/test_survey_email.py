@@ -12,8 +12,8 @@ import pytest
 import time_machine
 from django.core import signing
 
-from aftersales.models import MailboxMessage, OutboxEmail
-from aftersales.outbox import outbox_deliver
+from aftersales.mail.models import MailboxMessage, OutboxEmail
+from aftersales.mail.outbox import outbox_deliver
 from feedback.invitations import invitations_remind, invitations_send, survey_url
 from feedback.models import SurveyInvitation, hash_token
 from feedback.unsubscribe import TOKEN_SALT, unsubscribe_url
@@ -27,7 +27,7 @@ SURVEY_LINK = re.compile(r"https?://[^\s\"<>]+/feedback/s/([A-Za-z0-9_\-]+)/\?sc
 
 @pytest.fixture(autouse=True)
 def clock(settings):
-    settings.EMAIL_BACKEND = "aftersales.mailbox.DevMailboxBackend"
+    settings.EMAIL_BACKEND = "aftersales.mail.mailbox.DevMailboxBackend"
     settings.SITE_URL = "https://crm.example.com"
     settings.DEFAULT_FROM_EMAIL = "Aftersales <aftersales@example.com>"
     with time_machine.travel(NOW, tick=False) as traveller:

@@ -21,9 +21,9 @@ from django.db.models import Count
 from django.utils import timezone
 
 from aftersales.celery import app as celery_app
-from aftersales.models import OutboxEmail
+from aftersales.mail.models import OutboxEmail
+from aftersales.risk.sweeps import riskflag_notify_owners, riskflag_sweep_gone_quiet
 from customers.models import FlagReason, RiskFlag
-from customers.sweeps import riskflag_notify_owners, riskflag_sweep_gone_quiet
 from tests.celery_worker import celery_worker, worker_environment
 from tests.factories import CustomerFactory, RepFactory
 
@@ -123,7 +123,7 @@ def test_two_notifiers_at_once_tell_each_owner_once(quiet_book):
 
 
 QUEUE = "aftersales-test-sweeps"
-TASK = "customers.tasks.sweep_quiet_task"
+TASK = "aftersales.risk.tasks.sweep_quiet_task"
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def sweep_queue():
 
 @pytest.mark.celery
 def test_a_worker_process_runs_the_sweep_task_from_the_broker(quiet_book, sweep_queue, tmp_path):
-    from customers.tasks import sweep_quiet_task
+    from aftersales.risk.tasks import sweep_quiet_task
 
     sweep_quiet_task.delay()
     sweep_quiet_task.delay()  # beat firing twice (or two beats): still one flag and one email each

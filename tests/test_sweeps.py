@@ -10,9 +10,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from aftersales.models import OutboxEmail
-from customers.models import FlagReason, RiskFlag
-from customers.sweeps import (
+from aftersales.mail.models import OutboxEmail
+from aftersales.risk.sweeps import (
     riskflag_notify_owners,
     riskflag_sweep_cold_temperature,
     riskflag_sweep_gone_quiet,
@@ -20,7 +19,9 @@ from customers.sweeps import (
     sweep_quiet,
     sweep_risks,
 )
-from customers.tasks import sweep_quiet_task, sweep_risks_task
+from aftersales.risk.tasks import sweep_quiet_task, sweep_risks_task
+from customers.models import FlagReason, RiskFlag
+from customers.services import customer_record_two_way_contact
 from feedback.responses import Answer, survey_response_record
 from tests.factories import (
     CustomerFactory,
@@ -30,7 +31,7 @@ from tests.factories import (
     TouchPointFactory,
 )
 from touchpoints.models import Outcome, Status
-from touchpoints.services import customer_record_two_way_contact, touchpoint_complete
+from touchpoints.services import touchpoint_complete
 
 NOW = dt.datetime(2025, 6, 10, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -248,7 +249,7 @@ def test_customer_names_are_escaped_in_the_html_email(alice):
 
 
 def test_a_long_list_is_cut_with_a_count_of_the_rest(alice, monkeypatch):
-    monkeypatch.setattr("customers.sweeps.EMAIL_LIST_LIMIT", 2)
+    monkeypatch.setattr("aftersales.risk.sweeps.EMAIL_LIST_LIMIT", 2)
     for _ in range(5):
         quiet_customer(alice)
     sweep_quiet()
@@ -265,7 +266,7 @@ def test_a_rolled_back_notification_leaves_the_flags_unclaimed_and_no_email(alic
     def broken(*args, **kwargs):
         raise RuntimeError("template error")
 
-    monkeypatch.setattr("customers.sweeps.outbox_enqueue", broken)
+    monkeypatch.setattr("aftersales.risk.sweeps.outbox_enqueue", broken)
     with pytest.raises(RuntimeError):
         riskflag_notify_owners()
 
@@ -444,7 +445,7 @@ def test_the_beat_schedule_runs_each_job():
 
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert {
-        "customers.tasks.sweep_quiet_task",
-        "customers.tasks.sweep_risks_task",
-        "customers.tasks.health_recompute_task",
+        "aftersales.risk.tasks.sweep_quiet_task",
+        "aftersales.risk.tasks.sweep_risks_task",
+        "aftersales.risk.tasks.health_recompute_task",
     } <= tasks

@@ -15,9 +15,9 @@ from django.urls import reverse
 
 from customers.models import Customer, FlagReason, RiskFlag
 from tests.factories import CustomerFactory, PurchaseFactory, RiskFlagFactory, TouchPointFactory
-from touchpoints import services
 from touchpoints.models import Channel, Kind, Outcome, Status, TouchPoint
 from touchpoints.services import (
+    checkups,
     touchpoint_cancel,
     touchpoint_complete,
     touchpoint_log_adhoc,
@@ -365,7 +365,7 @@ def test_adhoc_bad_input_saves_nothing(alice, bob, customer):
 
 def test_reschedule_moves_to_ten_customer_time_and_resets_the_reminder(alice, customer, monkeypatch):
     calls = []
-    monkeypatch.setattr(services, "careplan_notify_date_moved", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(checkups, "careplan_notify_date_moved", lambda **kwargs: calls.append(kwargs))
     old_due = NOW - dt.timedelta(hours=5)
     checkup = TouchPointFactory(customer=customer, kind=Kind.PLANNED, due_at=old_due, reminder_sent_at=NOW)
 
@@ -385,7 +385,7 @@ def test_reschedule_moves_to_ten_customer_time_and_resets_the_reminder(alice, cu
 )
 def test_only_care_plan_checkups_notify_the_customer(alice, customer, monkeypatch, kind, notified):
     calls = []
-    monkeypatch.setattr(services, "careplan_notify_date_moved", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(checkups, "careplan_notify_date_moved", lambda **kwargs: calls.append(kwargs))
     checkup = TouchPointFactory(customer=customer, kind=kind)
 
     touchpoint_reschedule(touchpoint=checkup, by=alice, due_date=dt.date(2025, 3, 21), reason="Busy")
@@ -395,7 +395,7 @@ def test_only_care_plan_checkups_notify_the_customer(alice, customer, monkeypatc
 
 def test_rescheduling_a_care_plan_checkup_queues_the_date_moved_email(alice, customer):
     """With the real care-plan module: the customer gets one email through the outbox."""
-    from aftersales.models import OutboxEmail
+    from aftersales.mail.models import OutboxEmail
 
     checkup = TouchPointFactory(customer=customer, kind=Kind.PLANNED, due_at=NOW + dt.timedelta(days=2))
 

@@ -9,11 +9,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from aftersales.models import OutboxEmail
-from customers.services import purchase_record
+from aftersales.mail.models import OutboxEmail
 from feedback.models import ConsentAction, EmailConsentEvent
 from feedback.unsubscribe import unsubscribe_token, unsubscribe_url
 from tests.factories import CheckupPlanFactory, CustomerFactory, OutboxEmailFactory, PlanStepFactory, ProductFactory
+from touchpoints.services import purchase_record
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import time_machine
 from django.db import transaction
 from django.utils import timezone
 
-from aftersales.models import Webhook, WebhookDelivery, WebhookEvent
-from aftersales.webhooks import (
+from aftersales.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
+from aftersales.webhooks.services import (
     SIGNATURE_HEADER,
     webhook_deliver,
     webhook_register,
@@ -26,9 +26,9 @@ from aftersales.webhooks import (
     webhook_verify,
 )
 from customers.models import FlagReason
-from customers.services import purchase_record
+from customers.services import riskflag_raise
 from tests.factories import CustomerFactory, ProductFactory, SurveyInvitationFactory, TouchPointFactory
-from touchpoints.services import riskflag_raise
+from touchpoints.services import purchase_record
 
 SECRET = "whsec_test"
 
@@ -196,7 +196,7 @@ def test_a_flag_emits_once_not_on_every_note_added_to_it(receiver, alice):
 
 
 def test_nobody_listening_costs_one_query(alice, django_assert_num_queries):
-    from aftersales.webhooks import webhook_emit
+    from aftersales.webhooks.services import webhook_emit
 
     with django_assert_num_queries(1):
         assert webhook_emit(event=WebhookEvent.CHECKUP_MISSED, payload={"x": 1}) == []

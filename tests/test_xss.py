@@ -15,8 +15,9 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from aftersales.models import OutboxEmail
-from aftersales.outbox import outbox_deliver
+from aftersales.mail.models import OutboxEmail
+from aftersales.mail.outbox import outbox_deliver
+from aftersales.myday.digests import digests_send
 from customers.models import FlagReason
 from feedback.loops import survey_loops_open
 from feedback.models import hash_token, new_token
@@ -29,7 +30,6 @@ from tests.factories import (
     TouchPointFactory,
 )
 from touchpoints.careplan import careplan_send
-from touchpoints.digests import digests_send
 from touchpoints.models import Status
 from touchpoints.reminders import _enqueue_reminder, work_hours
 

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from .models import CheckupPlan, PlanStep, TouchPoint
+from touchpoints.models import CheckupPlan, PlanStep, TouchPoint
 
 
 class PlanStepInline(admin.TabularInline):

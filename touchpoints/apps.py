@@ -7,7 +7,7 @@ class TouchpointsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from .selectors import remember_timezone
+        from touchpoints.selectors import remember_timezone
 
         # Not business logic: it only primes the session so the navigation
         # counts know the rep's day without a query on every page.

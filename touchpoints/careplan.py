@@ -24,12 +24,11 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from aftersales.audit import erased_customer_ids
-from aftersales.models import OutboxEmail, UserProfile
-from aftersales.outbox import outbox_enqueue
+from aftersales.core.models import UserProfile
+from aftersales.mail.models import OutboxEmail
+from aftersales.mail.outbox import outbox_enqueue
 from customers.models import Customer
-
-from .models import Kind, TouchPoint
+from touchpoints.models import Kind, TouchPoint
 
 # What the customer is shown: the plan's check-ups and the renewal calls.
 # Follow-ups, "close the loop" calls and ad hoc contacts are the rep's business.
@@ -67,7 +66,7 @@ def signed_customer(token: str, *, salt: str) -> Customer | None:
     if not isinstance(customer_id, int):
         return None
     # An erased customer's old links open the invalid page: nothing of theirs is left to show or change.
-    return Customer.objects.select_related("owner").filter(pk=customer_id).exclude(pk__in=erased_customer_ids()).first()
+    return Customer.objects.not_erased().select_related("owner").filter(pk=customer_id).first()
 
 
 def careplan_url(customer: Customer) -> str:

@@ -14,9 +14,8 @@ from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from feedback.ratelimit import rate_limited
-
-from .careplan import careplan_checkups, careplan_context, careplan_customer
+from aftersales.core.http import rate_limited
+from touchpoints.careplan import careplan_checkups, careplan_context, careplan_customer
 
 
 def _too_many(request: HttpRequest, token: str) -> HttpResponse:

@@ -11,10 +11,9 @@ from crispy_forms.layout import Column, Layout, Row
 from django import forms
 
 from customers.models import Customer
-
-from .models import Channel, Outcome
-from .planning import local_today
-from .services import CHECKUP_OUTCOMES
+from touchpoints.models import Channel, Outcome
+from touchpoints.planning import local_today
+from touchpoints.services import CHECKUP_OUTCOMES
 
 TEMPERATURE_CHOICES = [(1, "1 · cold"), (2, "2 · cool"), (3, "3 · neutral"), (4, "4 · warm"), (5, "5 · enthusiastic")]
 

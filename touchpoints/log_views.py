@@ -30,11 +30,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
 from customers.models import Customer
-
-from .forms import CancelForm, CheckupForm, ContactForm, RescheduleForm
-from .models import Channel, Status, TouchPoint
-from .selectors import Day, user_timezone, with_days_overdue
-from .services import (
+from touchpoints.forms import CancelForm, CheckupForm, ContactForm, RescheduleForm
+from touchpoints.models import Channel, Status, TouchPoint
+from touchpoints.selectors import Day, user_timezone, with_days_overdue
+from touchpoints.services import (
     OPEN_STATUSES,
     touchpoint_cancel,
     touchpoint_complete,

@@ -101,11 +101,15 @@ class TouchPointQuerySet(models.QuerySet):
 
     def owned_by(self, user) -> TouchPointQuerySet:
         """Row scoping like Customer.objects.owned_by: managers all, reps their customers' and their own."""
-        from aftersales.roles import is_manager
+        from aftersales.core.roles import is_manager
 
         if is_manager(user):
             return self
         return self.filter(Q(customer__owner=user) | Q(assignee=user))
+
+    def survey_unchecked(self) -> TouchPointQuerySet:
+        """Logged check-ups whose plan step asks for a survey, not yet looked at by the survey planner."""
+        return self.filter(status=Status.DONE, survey_follows=True, survey_checked_at__isnull=True)
 
 
 class TouchPoint(models.Model):
@@ -142,6 +146,9 @@ class TouchPoint(models.Model):
     problem_reported = models.BooleanField(default=False)
     cancel_reason = models.CharField(max_length=500, blank=True)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    # When feedback's survey planner looked at this logged check-up (feedback/planning.py):
+    # it plans the survey the plan step asks for, or decides none is due, once.
+    survey_checked_at = models.DateTimeField(null=True, blank=True)
     follows = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="followed_by")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -178,6 +185,12 @@ class TouchPoint(models.Model):
             models.Index(fields=["customer", "-due_at"], name="touchpoint_timeline_idx"),
             # Dashboard: completion rates per rep over time.
             models.Index(fields=["assignee", "completed_at"], name="touchpoint_completed_idx"),
+            # The after-check-up survey planner (feedback/planning.py): logged check-ups it has not looked at.
+            models.Index(
+                fields=["completed_at"],
+                name="touchpoint_survey_due_idx",
+                condition=Q(status="done", survey_follows=True, survey_checked_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,9 +9,8 @@ from django.forms import BaseFormSet, formset_factory
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Product
-
-from .models import CheckupPlan, PlanStep
-from .planning import StepData
+from touchpoints.models import CheckupPlan, PlanStep
+from touchpoints.planning import StepData
 
 MAX_STEPS = 30
 MAX_OFFSET_DAYS = 3650

@@ -6,34 +6,19 @@ announce that they exist.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from aftersales.roles import is_manager
+from aftersales.core.access import manager_required
 from customers.models import Product
-
-from .models import CheckupPlan
-from .plan_forms import CheckupPlanForm, PlanStepFormSet, step_initial
-from .planning import checkup_plan_save
+from touchpoints.models import CheckupPlan
+from touchpoints.plan_forms import CheckupPlanForm, PlanStepFormSet, step_initial
+from touchpoints.planning import checkup_plan_save
 
 STEPS_PREFIX = "steps"
-
-
-def manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not is_manager(request.user):
-            raise Http404("Plans are edited by managers.")
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapper)
 
 
 @manager_required

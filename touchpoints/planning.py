@@ -24,12 +24,11 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from aftersales.audit import audit_changes, audit_record, audit_snapshot
-from aftersales.models import AuditAction
+from aftersales.audit.models import AuditAction
+from aftersales.audit.services import audit_changes, audit_record, audit_snapshot
 from customers.models import Product
-
-from . import scheduling
-from .models import Channel, CheckupPlan, Kind, PlanStep, TouchPoint
+from touchpoints import scheduling
+from touchpoints.models import Channel, CheckupPlan, Kind, PlanStep, TouchPoint
 
 # Renewal check-ups are phone calls: the customer decides whether to renew.
 RENEWAL_CHANNEL = Channel.CALL
@@ -112,11 +111,11 @@ def touchpoints_schedule_bulk(*, purchases: Sequence, created_by=None) -> int:
 
     The same rules, row for row — the rows come from the same functions —
     but plans and their steps are read once, not per purchase, and the rows
-    go in with COPY on PostgreSQL (aftersales/bulkcopy.py). Each purchase
+    go in with COPY on PostgreSQL (aftersales/core/bulkcopy.py). Each purchase
     needs ``customer`` and ``product`` loaded and a primary key. Call inside
     the transaction that created them.
     """
-    from aftersales.bulkcopy import bulk_insert
+    from aftersales.core.bulkcopy import bulk_insert
 
     plan_ids = {purchase.plan_id or purchase.product.default_plan_id for purchase in purchases} - {None}
     plans = {plan.pk: plan for plan in CheckupPlan.objects.filter(pk__in=plan_ids).prefetch_related("steps")}

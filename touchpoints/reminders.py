@@ -29,13 +29,14 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from aftersales.models import OutboxEmail, UserProfile, WebhookEvent
-from aftersales.outbox import outbox_enqueue
-from aftersales.webhooks import webhook_emit_many
+from aftersales.core.models import UserProfile
+from aftersales.mail.models import OutboxEmail
+from aftersales.mail.outbox import outbox_enqueue
+from aftersales.webhooks.models import WebhookEvent
+from aftersales.webhooks.services import webhook_emit_many
 from customers.models import Customer
-
-from .careplan import email_subject
-from .models import Status, TouchPoint
+from touchpoints.careplan import email_subject
+from touchpoints.models import Status, TouchPoint
 
 logger = logging.getLogger(__name__)
 

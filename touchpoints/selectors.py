@@ -14,9 +14,8 @@ from datetime import datetime, time, timedelta
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from aftersales.models import UserProfile
-
-from .models import TouchPoint
+from aftersales.core.models import UserProfile
+from touchpoints.models import TouchPoint
 
 # The rep's time zone is kept in the session: every page shows the navigation
 # counts, and knowing which day it is must not cost a query on each of them.

@@ -1,12 +1,8 @@
 from django.urls import path
 
-from aftersales.dashboard import views as dashboard_views
-
-from . import careplan_views, log_views, plan_views, views
+from touchpoints import careplan_views, log_views, plan_views
 
 urlpatterns = [
-    path("my-day/", views.my_day, name="my_day"),
-    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("touchpoints/<int:pk>/", log_views.touchpoint_row, name="touchpoint_row"),
     path("touchpoints/<int:pk>/log/", log_views.touchpoint_log, name="touchpoint_log"),
     path("touchpoints/<int:pk>/reschedule/", log_views.touchpoint_reschedule_view, name="touchpoint_reschedule"),

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from rest_framework import status
 from rest_framework.response import Response
 
-from aftersales.models import IdempotentRequest
+from aftersales.api.models import IdempotentRequest
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = IdempotentRequest._meta.get_field("key").max_length

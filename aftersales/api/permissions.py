@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
-from aftersales.roles import is_manager
+from aftersales.core.roles import is_manager
 
 
 class IsManager(BasePermission):

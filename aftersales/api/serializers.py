@@ -5,12 +5,11 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from aftersales.models import Webhook, WebhookDelivery, WebhookEvent
+from aftersales.api.filters import MAX_ID
+from aftersales.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 from customers.models import Customer, Product, Purchase, RiskFlag
 from feedback.models import SurveyResponse
 from touchpoints.models import CheckupPlan, TouchPoint
-
-from .filters import MAX_ID
 
 
 class IdField(serializers.PrimaryKeyRelatedField):

@@ -6,7 +6,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 from rest_framework.throttling import AnonRateThrottle
 
-from . import views
+from aftersales.api import views
 
 router = DefaultRouter()
 router.register("customers", views.CustomerViewSet, basename="customer")

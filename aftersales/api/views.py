@@ -17,18 +17,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from aftersales.models import Webhook
-from aftersales.roles import is_manager
-from aftersales.webhooks import webhook_register
-from customers.models import HEALTH_BAND_RANGES, Customer, FlagReason, Purchase, RiskFlag
-from customers.services import customer_create, purchase_record
-from feedback.models import SurveyResponse
-from touchpoints.models import Status, TouchPoint
-
-from . import filters
-from .idempotency import HEADER, idempotent
-from .permissions import IsManager
-from .serializers import (
+from aftersales.api import filters
+from aftersales.api.idempotency import HEADER, idempotent
+from aftersales.api.permissions import IsManager
+from aftersales.api.serializers import (
     CustomerSerializer,
     PurchaseSerializer,
     RiskFlagSerializer,
@@ -37,6 +29,14 @@ from .serializers import (
     WebhookDeliverySerializer,
     WebhookSerializer,
 )
+from aftersales.core.roles import is_manager
+from aftersales.webhooks.models import Webhook
+from aftersales.webhooks.services import webhook_register
+from customers.models import HEALTH_BAND_RANGES, Customer, FlagReason, Purchase, RiskFlag
+from customers.services import customer_create
+from feedback.models import SurveyResponse
+from touchpoints.models import Status, TouchPoint
+from touchpoints.services import purchase_record
 
 CUSTOMER_PARAM = OpenApiParameter("customer", OpenApiTypes.INT, description="Only this customer's rows.")
 

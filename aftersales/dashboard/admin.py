@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import DailyRollup
+from aftersales.dashboard.models import DailyRollup
 
 
 @admin.register(DailyRollup)

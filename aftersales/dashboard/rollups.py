@@ -15,8 +15,8 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from . import selectors
-from .models import DailyRollup
+from aftersales.dashboard import selectors
+from aftersales.dashboard.models import DailyRollup
 
 MAX_AGE = dt.timedelta(minutes=15)
 TREND_DAYS = 30

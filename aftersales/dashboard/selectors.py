@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from customers.models import Customer, FlagReason, RiskFlag
 from feedback.models import SurveyInvitation, SurveyResponse
+from feedback.scores import DETRACTORS, PROMOTERS
 from touchpoints.models import Status, TouchPoint
 
 MONTHS = 12
@@ -49,8 +50,8 @@ def headline(now: dt.datetime) -> dict:
         submitted_at__gte=now - dt.timedelta(days=NPS_WINDOW_DAYS), nps__isnull=False
     ).aggregate(
         responses=Count("pk"),
-        promoters=Count("pk", filter=Q(nps__gte=9)),
-        detractors=Count("pk", filter=Q(nps__lte=6)),
+        promoters=Count("pk", filter=PROMOTERS),
+        detractors=Count("pk", filter=DETRACTORS),
     )
     # Snoozed flags count: snoozing a flag does not make the customer safe.
     flagged = Exists(RiskFlag.objects.open().filter(customer=OuterRef("pk")))
@@ -83,8 +84,8 @@ def answers_by_month(since: dt.datetime) -> dict[str, dict]:
         "submitted_at",
         since,
         nps_answers=Count("pk", filter=Q(nps__isnull=False)),
-        promoters=Count("pk", filter=Q(nps__gte=9)),
-        detractors=Count("pk", filter=Q(nps__lte=6)),
+        promoters=Count("pk", filter=PROMOTERS),
+        detractors=Count("pk", filter=DETRACTORS),
         csat_answers=Count("pk", filter=Q(csat__isnull=False)),
         csat_average=Avg("csat"),
     )
@@ -115,7 +116,7 @@ def detractor_loops_by_month(since: dt.datetime) -> dict[str, dict]:
     """
     took = ExpressionWrapper(F("loop_closed_at") - F("loop_opened_at"), output_field=DurationField())
     middle = (
-        SurveyResponse.objects.filter(submitted_at__gte=since, nps__lte=6, loop_closed_at__isnull=False)
+        SurveyResponse.objects.filter(DETRACTORS, submitted_at__gte=since, loop_closed_at__isnull=False)
         .annotate(month=TruncMonth("submitted_at"), took=took)
         .annotate(
             rank=Window(RowNumber(), partition_by=[F("month")], order_by=[F("took").asc(), F("pk").asc()]),
@@ -142,7 +143,7 @@ def detractor_loops_by_month(since: dt.datetime) -> dict[str, dict]:
 
 def detractor_loops_open_by_month(since: dt.datetime) -> dict[str, int]:
     """Detractor loops opened and not closed yet, by month of the answer (one query)."""
-    still_open = SurveyResponse.objects.filter(nps__lte=6, loop_opened_at__isnull=False, loop_closed_at__isnull=True)
+    still_open = SurveyResponse.objects.filter(DETRACTORS, loop_opened_at__isnull=False, loop_closed_at__isnull=True)
     return {key: row["n"] for key, row in _by_month(still_open, "submitted_at", since, n=Count("pk")).items()}
 
 

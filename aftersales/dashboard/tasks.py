@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .rollups import dashboard_refresh
+from aftersales.dashboard.rollups import dashboard_refresh
 
 
 @shared_task(name="aftersales.dashboard.tasks.dashboard_refresh_task")

@@ -10,20 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlencode
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
 from django.views.decorators.http import require_safe
 
-from aftersales.roles import is_manager
+from aftersales.core.access import manager_required
+from aftersales.dashboard.charts import Column, ColumnChart, RepChart, RepRow, Segment
+from aftersales.dashboard.rollups import at_risk_trend, dashboard_current
+from aftersales.dashboard.selectors import NpsSummary
 from customers.models import FlagReason
-
-from .charts import Column, ColumnChart, RepChart, RepRow, Segment
-from .rollups import at_risk_trend, dashboard_current
-from .selectors import NpsSummary
 
 TREND_LABEL_EVERY = 5
 
@@ -241,12 +238,10 @@ def rep_chart(data: dict) -> RepChart:
     )
 
 
-@login_required
+@manager_required
 @require_safe
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Managers only: who is at risk and why, the trends, and every number a link to the customers behind it."""
-    if not is_manager(request.user):
-        raise PermissionDenied("The dashboard is for managers.")
     now = timezone.now()
     rollup = dashboard_current(now=now)
     data = rollup.data

@@ -20,12 +20,13 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 
-from . import risk, rules, texts
-from .catalogue import PRODUCTS, Catalogue
-from .clock import HOUR, LocalCalendar
-from .people import LocalePool
-from .state import CustomerState, Rows
-from .writer import CUSTOMERS, RESPONSES
+from aftersales.demo import risk, rules, texts
+from aftersales.demo.catalogue import PRODUCTS, Catalogue
+from aftersales.demo.clock import HOUR, LocalCalendar
+from aftersales.demo.people import LocalePool
+from aftersales.demo.state import CustomerState, Rows
+from aftersales.demo.writer import CUSTOMERS, RESPONSES
+from feedback.scores import is_detractor, is_low_csat
 
 DAY = timedelta(days=1)
 MINUTE = timedelta(minutes=1)
@@ -320,7 +321,7 @@ class Generator(LocalCalendar):
             state.contact(responded)
             state.last_answer = (nps, csat)
             # A low answer opens a call-back (as feedback/responses.py does), one business day later.
-            signals = (("detractor", nps <= 6), ("low_csat", (csat or 5) <= 2), ("problem_reported", problem))
+            signals = (("detractor", is_detractor(nps)), ("low_csat", is_low_csat(csat)), ("problem_reported", problem))
             unhappy = [reason for reason, bad in signals if bad]
             row = (iid, cid, nps, csat, buy_again, comment, problem, responded_text, responded_text)
             if unhappy:

@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 from django.db import connection, connections, transaction
 
-from .state import Rows
-from .writer import TABLES, render_csv, write_rows
+from aftersales.demo.state import Rows
+from aftersales.demo.writer import TABLES, render_csv, write_rows
 
 Progress = Callable[[int], None] | None
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from .state import CustomerState
+from aftersales.demo.state import CustomerState
 
 DAY = timedelta(days=1)
 MINUTE = timedelta(minutes=1)

@@ -12,6 +12,8 @@ import bisect
 import itertools
 import random
 
+from feedback.scores import is_detractor, is_low_csat, is_promoter
+
 
 class FastRandom(random.Random):
     """random.Random with cheaper choice, randint and weighted picks.
@@ -96,13 +98,13 @@ def health(
     elif days_since_contact > quiet_threshold_days * 0.6:
         moves.append({"points": -10, "reason": f"{days_since_contact} days since the last contact"})
     if last_nps is not None:
-        if last_nps <= 6:
+        if is_detractor(last_nps):
             moves.append({"points": -25, "reason": f"Last NPS answer {last_nps} (detractor)"})
-        elif last_nps <= 8:
+        elif not is_promoter(last_nps):
             moves.append({"points": -5, "reason": f"Last NPS answer {last_nps} (passive)"})
         else:
             moves.append({"points": 10, "reason": f"Last NPS answer {last_nps} (promoter)"})
-    if last_csat is not None and last_csat <= 2:
+    if is_low_csat(last_csat):
         moves.append({"points": -15, "reason": f"Last CSAT {last_csat}/5"})
     if last_temperature is not None:
         if last_temperature <= 2:

@@ -11,20 +11,19 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from aftersales.models import UserProfile
-from aftersales.roles import REPS
+from aftersales.core.models import UserProfile
+from aftersales.core.roles import REPS
+from aftersales.demo import texts
+from aftersales.demo.catalogue import ensure_catalogue
+from aftersales.demo.generator import Generator
+from aftersales.demo.people import build_pools
+from aftersales.demo.pipeline import BackgroundWriter, InlineWriter
+from aftersales.demo.rules import FastRandom
+from aftersales.demo.state import Rows
+from aftersales.demo.users import DEMO_USERS, ensure_demo_users
+from aftersales.demo.writer import CUSTOMERS, INVITATIONS, PURCHASES, TABLES, TOUCHPOINTS, IdAllocator
 from customers.models import Customer
 from touchpoints.models import TouchPoint
-
-from . import texts
-from .catalogue import ensure_catalogue
-from .generator import Generator
-from .people import build_pools
-from .pipeline import BackgroundWriter, InlineWriter
-from .rules import FastRandom
-from .state import Rows
-from .users import DEMO_USERS, ensure_demo_users
-from .writer import CUSTOMERS, INVITATIONS, PURCHASES, TABLES, TOUCHPOINTS, IdAllocator
 
 DEMO_REF_PREFIX = "DEMO-C"
 CHUNK_SIZE = 2000

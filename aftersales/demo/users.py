@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import Group, User
 
-from aftersales.models import UserProfile
-from aftersales.roles import MANAGERS, REPS
+from aftersales.core.models import UserProfile
+from aftersales.core.roles import MANAGERS, REPS
 
 DEMO_PASSWORD = "aftersales-demo"  # noqa: S105 - published demo login, printed by `make run`
 

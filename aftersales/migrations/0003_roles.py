@@ -8,7 +8,7 @@ from django.db import migrations
 
 
 def create_roles(apps, schema_editor):
-    from aftersales.roles import roles_sync
+    from aftersales.core.roles import roles_sync
 
     roles_sync(apps)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import template
 
-from aftersales.audit import customer_audit as _customer_audit
-from aftersales.models import AuditEvent
+from aftersales.audit.models import AuditEvent
+from aftersales.audit.services import customer_audit as _customer_audit
 
 register = template.Library()
 

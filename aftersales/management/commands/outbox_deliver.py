@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from aftersales.outbox import outbox_sweep
+from aftersales.mail.outbox import outbox_sweep
 
 
 class Command(BaseCommand):

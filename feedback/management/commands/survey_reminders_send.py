@@ -5,8 +5,7 @@ The same service beat runs as feedback.tasks.survey_reminders_send_task."""
 from __future__ import annotations
 
 from feedback.invitations import invitations_remind
-
-from ._survey_job import SurveyJobCommand
+from feedback.management.commands._survey_job import SurveyJobCommand
 
 
 class Command(SurveyJobCommand):

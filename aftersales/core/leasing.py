@@ -1,0 +1,35 @@
+"""Rows delivered with a lease and retries (outbox emails, webhook deliveries): which ones a worker may claim."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class LeasedQuerySet(models.QuerySet):
+    """Rows delivered with lease and retry (outbox emails, webhook deliveries): which ones a worker may claim."""
+
+    # The column set once the row is delivered; ``failed_at`` marks giving up.
+    done_field = "sent_at"
+
+    def pending(self) -> LeasedQuerySet:
+        return self.filter(**{f"{self.done_field}__isnull": True, "failed_at__isnull": True})
+
+    def deliverable(self, at=None) -> LeasedQuerySet:
+        """Pending, due, and not leased by a live worker."""
+        moment = at or timezone.now()
+        return (
+            self.pending()
+            .filter(send_after__lte=moment)
+            .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=moment))
+        )
+
+    def claim(self, pk: int, *, lease_until, at) -> bool:
+        """Lease one deliverable row for this worker: True when this call got it.
+
+        A single conditional UPDATE: two workers racing on the same row both
+        run it; the database serialises them and the second one's WHERE no
+        longer matches (the lease is live), so it updates 0 rows.
+        """
+        return self.deliverable(at=at).filter(pk=pk).update(leased_until=lease_until, attempts=F("attempts") + 1) == 1

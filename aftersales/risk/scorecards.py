@@ -1,0 +1,135 @@
+"""A rep's scorecard: the dashboard's figures for one rep's book, each an aggregate in SQL.
+
+Nine queries whatever the data size (one per figure group); nothing is
+loaded row by row. The window is the last ``SCORECARD_DAYS`` days, like the
+dashboard's headline NPS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
+from django.utils import timezone
+
+from customers.models import HEALTH_BAND_RANGES, Customer, RiskFlag
+from feedback.scores import DETRACTORS, PROMOTERS
+from touchpoints.models import Status, TouchPoint
+
+SCORECARD_DAYS = 90
+
+
+def _percent(part: int, whole: int) -> int | None:
+    return round(100 * part / whole) if whole else None
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    rep: object
+    since: dt.datetime
+    customers: int
+    at_risk: int
+    bands: dict[str, int]
+    unscored: int
+    overdue: int
+    done: int
+    missed: int
+    nps_responses: int
+    promoters: int
+    detractors: int
+    csat_average: float | None
+    invitations_sent: int
+    invitations_answered: int
+    loops_closed: int
+    loops_open: int
+    loop_median_hours: float | None
+
+    @property
+    def completion_rate(self) -> int | None:
+        """Check-ups done out of those that fell due in the window and were done or missed."""
+        return _percent(self.done, self.done + self.missed)
+
+    @property
+    def nps(self) -> int | None:
+        """% promoters − % detractors (DESIGN.md); passives count in the denominator."""
+        if not self.nps_responses:
+            return None
+        return round(100 * (self.promoters - self.detractors) / self.nps_responses)
+
+    @property
+    def response_rate(self) -> int | None:
+        return _percent(self.invitations_answered, self.invitations_sent)
+
+
+def rep_scorecard(rep, *, now: dt.datetime | None = None) -> Scorecard:
+    from feedback.models import SurveyInvitation, SurveyResponse  # feedback depends on customers
+
+    now = now or timezone.now()
+    since = now - dt.timedelta(days=SCORECARD_DAYS)
+    book = Customer.objects.filter(owner=rep).order_by()
+    band_counts = {
+        band: Count("pk", filter=Q(health_score__gte=low, health_score__lte=high))
+        for band, (low, high) in HEALTH_BAND_RANGES.items()
+    }
+    counts = book.aggregate(
+        customers=Count("pk"),
+        at_risk=Count("pk", filter=Q(Exists(RiskFlag.objects.visible(now).filter(customer=OuterRef("pk"))))),
+        unscored=Count("pk", filter=Q(health_score__isnull=True)),
+        **band_counts,
+    )
+    assigned = TouchPoint.objects.filter(assignee=rep).order_by()
+    checkups = assigned.aggregate(
+        overdue=Count("pk", filter=Q(status=Status.SCHEDULED, due_at__lt=now)),
+        done=Count("pk", filter=Q(status=Status.DONE, due_at__gte=since, due_at__lt=now)),
+        missed=Count("pk", filter=Q(status=Status.MISSED, due_at__gte=since, due_at__lt=now)),
+    )
+    answers = SurveyResponse.objects.filter(customer__owner=rep, submitted_at__gte=since).order_by()
+    survey = answers.aggregate(
+        nps_responses=Count("pk", filter=Q(nps__isnull=False)),
+        promoters=Count("pk", filter=PROMOTERS),
+        detractors=Count("pk", filter=DETRACTORS),
+        csat_average=Avg("csat"),
+    )
+    invitations = SurveyInvitation.objects.filter(customer__owner=rep, sent_at__gte=since).aggregate(
+        sent=Count("pk"), answered=Count("pk", filter=Q(responded_at__isnull=False))
+    )
+    loops = SurveyResponse.objects.filter(customer__owner=rep, loop_opened_at__gte=since).order_by()
+    loop_counts = loops.aggregate(
+        closed=Count("pk", filter=Q(loop_closed_at__isnull=False)),
+        open=Count("pk", filter=Q(loop_closed_at__isnull=True)),
+    )
+    return Scorecard(
+        rep=rep,
+        since=since,
+        customers=counts["customers"],
+        at_risk=counts["at_risk"],
+        bands={band: counts[band] for band in HEALTH_BAND_RANGES},
+        unscored=counts["unscored"],
+        overdue=checkups["overdue"],
+        done=checkups["done"],
+        missed=checkups["missed"],
+        nps_responses=survey["nps_responses"],
+        promoters=survey["promoters"],
+        detractors=survey["detractors"],
+        csat_average=round(survey["csat_average"], 1) if survey["csat_average"] is not None else None,
+        invitations_sent=invitations["sent"],
+        invitations_answered=invitations["answered"],
+        loops_closed=loop_counts["closed"],
+        loops_open=loop_counts["open"],
+        loop_median_hours=_median_loop_hours(loops, loop_counts["closed"]),
+    )
+
+
+def _median_loop_hours(loops, closed: int) -> float | None:
+    """The middle closed loop by duration, picked in SQL (ORDER BY … OFFSET n/2 LIMIT 1): one row read."""
+    if not closed:
+        return None
+    duration = ExpressionWrapper(F("loop_closed_at") - F("loop_opened_at"), output_field=DurationField())
+    middle = (
+        loops.filter(loop_closed_at__isnull=False)
+        .annotate(duration=duration)
+        .order_by("duration", "pk")
+        .values_list("duration", flat=True)[closed // 2]
+    )
+    return round(middle.total_seconds() / 3600, 1)

@@ -1,0 +1,36 @@
+"""Writes on customers, purchases, risk flags and the contact clock: ``<entity>_<verb>(*, ...)``, atomic.
+
+One module per job; the names are gathered here so callers import them from
+``customers.services``.
+"""
+
+from customers.services.contact import customer_contact_move, customer_record_two_way_contact
+from customers.services.customers import customer_create
+from customers.services.flags import (
+    FLAG_DETAIL_MAX_LENGTH,
+    SNOOZE_MAX_DAYS,
+    FlagRaise,
+    riskflag_raise,
+    riskflag_snooze,
+    riskflags_raise,
+    riskflags_raise_many,
+)
+from customers.services.health import WEIGHT_RANGE, healthweights_update
+from customers.services.purchases import purchase_create, purchase_event_payload
+
+__all__ = [
+    "FLAG_DETAIL_MAX_LENGTH",
+    "SNOOZE_MAX_DAYS",
+    "WEIGHT_RANGE",
+    "FlagRaise",
+    "customer_contact_move",
+    "customer_create",
+    "customer_record_two_way_contact",
+    "healthweights_update",
+    "purchase_create",
+    "purchase_event_payload",
+    "riskflag_raise",
+    "riskflag_snooze",
+    "riskflags_raise",
+    "riskflags_raise_many",
+]

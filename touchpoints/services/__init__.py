@@ -1,0 +1,42 @@
+"""Writes on touch points and the sales that schedule them: ``<entity>_<verb>(*, ...)``, atomic.
+
+One module per job (checks and the claim, logging check-ups, recording a
+sale, handing customers over); the names are gathered here so callers import
+them from ``touchpoints.services``.
+"""
+
+from touchpoints.services.checks import (
+    CHECKUP_OUTCOMES,
+    MAX_DAYS_AHEAD,
+    NEXT_STEP_MAX_LENGTH,
+    NOTES_MAX_LENGTH,
+    OPEN_STATUSES,
+    REASON_MAX_LENGTH,
+    Contact,
+)
+from touchpoints.services.checkups import (
+    touchpoint_cancel,
+    touchpoint_complete,
+    touchpoint_log_adhoc,
+    touchpoint_reschedule,
+    touchpoints_survey_checked,
+)
+from touchpoints.services.owners import customers_reassign
+from touchpoints.services.sales import purchase_record
+
+__all__ = [
+    "CHECKUP_OUTCOMES",
+    "MAX_DAYS_AHEAD",
+    "NEXT_STEP_MAX_LENGTH",
+    "NOTES_MAX_LENGTH",
+    "OPEN_STATUSES",
+    "REASON_MAX_LENGTH",
+    "Contact",
+    "customers_reassign",
+    "purchase_record",
+    "touchpoint_cancel",
+    "touchpoint_complete",
+    "touchpoint_log_adhoc",
+    "touchpoint_reschedule",
+    "touchpoints_survey_checked",
+]

@@ -1,0 +1,251 @@
+"""Writes on touch points: logging a check-up, ad hoc contacts, rescheduling and cancelling.
+
+Every function checks all of its input before it writes anything, so bad
+input raises ``ValidationError`` (a dict keyed by argument name, which a form
+maps onto its fields) and leaves the database as it was.
+
+A touch point is *claimed* with one conditional UPDATE (``WHERE status IN
+open``) before anything else changes. Two submits of the same check-up (a
+double click, two tabs, a retried POST) race for that UPDATE: the database
+lets exactly one change the row; the other sees 0 rows, raises, and its
+transaction writes nothing. On PostgreSQL the second UPDATE waits for the
+first transaction's row lock and then re-checks the status; on SQLite writers
+are serialised anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from aftersales.audit.models import AuditAction
+from aftersales.audit.services import audit_record
+from customers.models import Customer, FlagReason
+from customers.services import customer_record_two_way_contact, riskflag_raise
+from touchpoints import scheduling
+from touchpoints.careplan import careplan_notify_date_moved
+from touchpoints.models import Channel, Kind, Outcome, Status, TouchPoint
+from touchpoints.services.checks import (
+    CHECKUP_OUTCOMES,
+    Contact,
+    _append_to_notes,
+    _check_may_act,
+    _claim,
+    _future_date_errors,
+    _raise_if,
+    _reason_errors,
+)
+
+
+def _after_contact(
+    *, touchpoint: TouchPoint, by, now: dt.datetime, notes: str, next_step_due: dt.date | None
+) -> list[TouchPoint]:
+    """What every logged contact may set off; returns the touch points it created."""
+    customer = touchpoint.customer
+    created = []
+    if touchpoint.is_two_way:
+        customer_record_two_way_contact(customer=customer, at=now, by=by)
+    if touchpoint.next_step:
+        created.append(
+            TouchPoint.objects.create(
+                customer=customer,
+                purchase=touchpoint.purchase,
+                assignee_id=customer.owner_id,
+                kind=Kind.FOLLOW_UP,
+                channel=touchpoint.channel,
+                objective=touchpoint.next_step,
+                due_at=scheduling.due_at(next_step_due, customer.timezone),
+                follows=touchpoint,
+                created_by=by,
+            )
+        )
+    if touchpoint.problem_reported:
+        excerpt = " ".join(notes.split())[:200]
+        created.append(
+            TouchPoint.objects.create(
+                customer=customer,
+                purchase=touchpoint.purchase,
+                assignee_id=customer.owner_id,
+                kind=Kind.FOLLOW_UP,
+                channel=Channel.CALL,
+                objective="Follow up on the problem reported" + (f": {excerpt}" if excerpt else "."),
+                # Within one business day, on the customer's calendar.
+                due_at=scheduling.next_business_day(now, customer.timezone),
+                follows=touchpoint,
+                created_by=by,
+            )
+        )
+        riskflag_raise(
+            customer=customer,
+            reason=FlagReason.PROBLEM_REPORTED,
+            detail=f"{date_format(now, 'j M Y')}, {touchpoint.get_kind_display().lower()}: {excerpt or 'no notes'}",
+            data={"touchpoint": touchpoint.pk},
+        )
+    return created
+
+
+@transaction.atomic
+def touchpoint_complete(
+    *,
+    touchpoint: TouchPoint,
+    by,
+    outcome: str,
+    temperature: int | None = None,
+    notes: str = "",
+    next_step: str = "",
+    next_step_due: dt.date | None = None,
+    problem_reported: bool = False,
+) -> TouchPoint:
+    """Log a scheduled check-up: its outcome, the customer's temperature, notes and what happens next.
+
+    A next step becomes a follow-up touch point for the customer's owner, due
+    at 10:00 their time on that day; a reported problem becomes a follow-up
+    within one business day and a ``problem_reported`` flag. A two-way
+    outcome moves the customer's contact clock. All or nothing.
+
+    What the survey side makes of a logged check-up (the survey a plan step
+    asks for, the call-back time of the answer a close-the-loop call answers)
+    is found afterwards by feedback's own jobs (feedback/planning.py and
+    feedback/loops.py): this app does not call up into feedback.
+    """
+    customer = touchpoint.customer
+    _check_may_act(customer=customer, touchpoint=touchpoint, by=by)
+    contact = Contact.checked(
+        customer=customer,
+        outcomes=CHECKUP_OUTCOMES,
+        next_step_due=next_step_due,
+        outcome=outcome,
+        temperature=temperature,
+        notes=notes,
+        next_step=next_step,
+        problem_reported=problem_reported,
+    )
+    now = timezone.now()
+    # Notes go after what the row already says (the reasons it was moved).
+    fields = {**contact.fields(), "notes": _append_to_notes(contact.notes) if contact.notes else F("notes")}
+    old_status = touchpoint.status
+    _claim(touchpoint, status=Status.DONE, completed_at=now, **fields)
+    audit_record(
+        actor=by,
+        action=AuditAction.COMPLETED,
+        obj=touchpoint,
+        changes={
+            "status": [old_status, touchpoint.status],
+            "outcome": [None, contact.outcome],
+            "temperature": [None, contact.temperature],
+        },
+    )
+    _after_contact(touchpoint=touchpoint, by=by, now=now, notes=contact.notes, next_step_due=next_step_due)
+    return touchpoint
+
+
+def touchpoints_survey_checked(*, touchpoint_ids: Iterable[int], at: dt.datetime) -> int:
+    """Record that the survey planner looked at these logged check-ups, so it never looks again."""
+    return TouchPoint.objects.filter(pk__in=list(touchpoint_ids), survey_checked_at__isnull=True).update(
+        survey_checked_at=at
+    )
+
+
+@transaction.atomic
+def touchpoint_log_adhoc(
+    *,
+    customer: Customer,
+    by,
+    channel: str,
+    outcome: str,
+    notes: str = "",
+    temperature: int | None = None,
+    next_step: str = "",
+    next_step_due: dt.date | None = None,
+    problem_reported: bool = False,
+) -> TouchPoint:
+    """Record a contact nobody scheduled (the customer called, an email, a visit), as done now."""
+    _check_may_act(customer=customer, touchpoint=None, by=by)
+    bad_channel = channel not in Channel.values
+    contact = Contact.checked(
+        customer=customer,
+        outcomes=tuple(Outcome.values),
+        extra_errors={"channel": "Choose how you were in touch: call, email, meeting or visit."} if bad_channel else {},
+        next_step_due=next_step_due,
+        outcome=outcome,
+        temperature=temperature,
+        notes=notes,
+        next_step=next_step,
+        problem_reported=problem_reported,
+    )
+    now = timezone.now()
+    touchpoint = TouchPoint.objects.create(
+        customer=customer,
+        assignee=by,
+        kind=Kind.AD_HOC,
+        channel=channel,
+        status=Status.DONE,
+        due_at=now,
+        completed_at=now,
+        created_by=by,
+        **contact.fields(),
+    )
+    Customer.objects.filter(pk=customer.pk).mark_health_due()  # a new temperature reading (aftersales/risk/health.py)
+    audit_record(
+        actor=by,
+        action=AuditAction.LOGGED,
+        obj=touchpoint,
+        changes={"channel": [None, channel], "outcome": [None, contact.outcome], "temperature": [None, temperature]},
+    )
+    _after_contact(touchpoint=touchpoint, by=by, now=now, notes=contact.notes, next_step_due=next_step_due)
+    return touchpoint
+
+
+@transaction.atomic
+def touchpoint_reschedule(*, touchpoint: TouchPoint, by, due_date: dt.date, reason: str) -> TouchPoint:
+    """Move an open check-up to another day (10:00 customer time), keeping the reason in its notes.
+
+    The reminder is due again for the new date. A check-up of the care plan
+    shared with the customer tells them when its day changes.
+    """
+    customer = touchpoint.customer
+    _check_may_act(customer=customer, touchpoint=touchpoint, by=by)
+    reason = reason.strip()
+    errors = _reason_errors(reason, what="moved")
+    if due_date is None:
+        errors["due_date"] = "Pick the new date."
+    errors.update(_future_date_errors(due_date, customer, field="due_date", what="The new date"))
+    _raise_if(errors)
+    old_due_at = touchpoint.due_at
+    new_due_at = scheduling.due_at(due_date, customer.timezone)
+    who = by.get_full_name() or by.get_username()
+    old_day = date_format(old_due_at.astimezone(customer.tz), "j M Y")
+    line = f"Moved from {old_day} to {date_format(due_date, 'j M Y')} by {who}: {reason}"
+    _claim(
+        touchpoint,
+        status=Status.SCHEDULED,
+        due_at=new_due_at,
+        reminder_sent_at=None,
+        notes=_append_to_notes(line),
+    )
+    audit_record(actor=by, action=AuditAction.RESCHEDULED, obj=touchpoint, changes={"due_at": [old_due_at, new_due_at]})
+    if touchpoint.kind in (Kind.PLANNED, Kind.RENEWAL):
+        careplan_notify_date_moved(touchpoint=touchpoint, old_due_at=old_due_at)
+    return touchpoint
+
+
+@transaction.atomic
+def touchpoint_cancel(*, touchpoint: TouchPoint, by, reason: str) -> TouchPoint:
+    """Cancel an open check-up; the reason is required so the timeline says why it never happened."""
+    _check_may_act(customer=touchpoint.customer, touchpoint=touchpoint, by=by)
+    reason = reason.strip()
+    _raise_if(_reason_errors(reason, what="cancelled"))
+    old_status = touchpoint.status
+    _claim(touchpoint, status=Status.CANCELLED, cancel_reason=reason)
+    audit_record(
+        actor=by,
+        action=AuditAction.CANCELLED,
+        obj=touchpoint,
+        changes={"status": [old_status, touchpoint.status], "cancel_reason": [None, reason]},
+    )
+    return touchpoint
