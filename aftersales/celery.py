@@ -40,12 +40,12 @@ app.conf.beat_schedule = {
     "sweep-quiet": {"task": "aftersales.risk.tasks.sweep_quiet_task", "schedule": 900.0},
     "sweep-risks": {"task": "aftersales.risk.tasks.sweep_risks_task", "schedule": 3600.0},
     "health-recompute": {"task": "aftersales.risk.tasks.health_recompute_task", "schedule": 300.0},
-    # Survey loop (feedback/invitations.py); commands survey_invitations_plan, survey_invitations_send,
+    # Survey loop (feedback/services/invitations.py); commands survey_invitations_plan, survey_invitations_send,
     # survey_reminders_send. Sending every minute: an invitation goes out at most a minute after its send_at.
     "survey-invitations-plan": {"task": "feedback.tasks.survey_invitations_plan_task", "schedule": 300.0},
     "survey-invitations-send": {"task": "feedback.tasks.survey_invitations_send_task", "schedule": 60.0},
     "survey-reminders-send": {"task": "feedback.tasks.survey_reminders_send_task", "schedule": 900.0},
-    # Closing the loop on low answers (feedback/loops.py; command survey_loops_open). Each low
+    # Closing the loop on low answers (feedback/services/loops.py; command survey_loops_open). Each low
     # answer queues it at once; this run only catches a queueing lost to a broker outage.
     "survey-loops-open": {"task": "feedback.tasks.survey_loops_open_task", "schedule": 30.0},
     # Like outbox-sweep, for webhook deliveries (aftersales/webhooks/services.py).

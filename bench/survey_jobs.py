@@ -9,7 +9,7 @@ import time
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from feedback.invitations import invitations_plan, invitations_remind, invitations_send
+from feedback.services.invitations import invitations_plan, invitations_remind, invitations_send
 
 
 class Rollback(Exception):

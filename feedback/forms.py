@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from feedback.models import BuyAgain, Survey, SurveyResponse
-from feedback.responses import COMMENT_MAX_LENGTH, Answer
+from feedback.services.answers import COMMENT_MAX_LENGTH, Answer
 
 NPS_CHOICES = [(score, str(score)) for score in range(11)]
 CSAT_CHOICES = [

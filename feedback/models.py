@@ -162,16 +162,16 @@ class SurveyResponse(models.Model):
     problem_reported = models.BooleanField(default=False)
     submitted_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
-    # Closing the loop (feedback/responses.py): the "close the loop" touch point
+    # Closing the loop (feedback/services/answers.py): the "close the loop" touch point
     # opened for a low answer, when it was opened, and when the rep completed it
-    # (set by the loop job, feedback/loops.py, once the call is logged). closed − opened is the
+    # (set by the loop job, feedback/services/loops.py, once the call is logged). closed − opened is the
     # dashboard's call-back time.
     followup = models.ForeignKey(
         "touchpoints.TouchPoint", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     loop_opened_at = models.DateTimeField(null=True, blank=True)
     loop_closed_at = models.DateTimeField(null=True, blank=True)
-    # A low answer leaves the loop pending (feedback/loops.py): the reasons still to act
+    # A low answer leaves the loop pending (feedback/services/loops.py): the reasons still to act
     # on ("detractor,low_csat"), and since when. The worker opens it within seconds,
     # in batches, and clears both; loop_opened_at is then the answer's time.
     loop_pending = models.CharField(max_length=100, blank=True, default="", db_default="")
@@ -194,13 +194,13 @@ class SurveyResponse(models.Model):
             models.Index(fields=["submitted_at"], name="response_submitted_idx"),
             # Customer timeline and health: a customer's answers, newest first.
             models.Index(fields=["customer", "-submitted_at"], name="response_customer_idx"),
-            # The loop job (feedback/loops.py): answers whose call-back is open, to see whether it was logged.
+            # The loop job (feedback/services/loops.py): answers whose call-back is open, to see whether it was logged.
             models.Index(
                 fields=["followup"],
                 name="response_loop_open_idx",
                 condition=Q(followup__isnull=False, loop_closed_at__isnull=True),
             ),
-            # The loop-opening job (feedback/loops.py): answers whose loop is pending, oldest first.
+            # The loop-opening job (feedback/services/loops.py): answers whose loop is pending, oldest first.
             models.Index(
                 fields=["loop_pending_at"], name="response_loop_pending_idx", condition=Q(loop_pending_at__isnull=False)
             ),

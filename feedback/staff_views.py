@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST, require_safe
 from aftersales.core.access import manager_required
 from customers.models import Customer
 from feedback.selectors import loop_times, response_rates_by
-from feedback.unsubscribe import customer_resubscribe
+from feedback.services.unsubscribe import customer_resubscribe
 
 RATE_WINDOW_DAYS = (30, 90, 365)
 

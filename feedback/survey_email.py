@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from aftersales.mail.models import OutboxEmail
 from aftersales.mail.outbox import outbox_enqueue
 from feedback.models import SurveyInvitation
-from feedback.unsubscribe import unsubscribe_url
+from feedback.services.unsubscribe import unsubscribe_url
 from touchpoints.careplan import email_subject, rep_contact
 
 SCORES = range(11)  # NPS: 0 (not at all likely) … 10 (extremely likely)

@@ -1,11 +1,11 @@
-"""Celery tasks of the survey loop: thin wrappers around feedback/invitations.py and loops.py (beat runs them)."""
+"""Celery tasks of the survey loop: thin wrappers around feedback/services/ (beat runs them)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from feedback.invitations import invitations_plan, invitations_remind, invitations_send
-from feedback.loops import OPEN_TASK, survey_loops_open
+from feedback.services.invitations import invitations_plan, invitations_remind, invitations_send
+from feedback.services.loops import OPEN_TASK, survey_loops_open
 
 
 @shared_task(name="feedback.tasks.survey_invitations_plan_task")

@@ -24,8 +24,8 @@ from django.views.decorators.http import require_http_methods, require_safe
 from aftersales.core.http import rate_limited
 from feedback.forms import SurveyForm
 from feedback.models import SurveyInvitation, SurveyResponse
-from feedback.responses import answer_target, invitation_for_token, review_url, survey_response_store
-from feedback.unsubscribe import customer_unsubscribe, unsubscribe_customer
+from feedback.services.answers import answer_target, invitation_for_token, review_url, survey_response_store
+from feedback.services.unsubscribe import customer_unsubscribe, unsubscribe_customer
 from touchpoints.careplan import rep_contact
 
 RATE_SCOPE = "public"
@@ -71,7 +71,7 @@ def _unsubscribe_too_many(request: HttpRequest, token: str) -> HttpResponse:
 def survey_page(request: HttpRequest, token: str) -> HttpResponse:
     form = None
     if request.method == "POST":
-        # The answer: the lean path (feedback/responses.py), one locking read and the
+        # The answer: the lean path (feedback/services/answers.py), one locking read and the
         # writes in one transaction; the full page below only to show the form's errors.
         with transaction.atomic():
             target = answer_target(token=token)

@@ -14,7 +14,7 @@ from django.urls import reverse
 from aftersales.audit.models import AuditAction, AuditEvent
 from aftersales.audit.services import audit_record
 from customers.services import customer_create, riskflag_raise, riskflag_snooze
-from feedback.unsubscribe import customer_resubscribe, customer_unsubscribe
+from feedback.services.unsubscribe import customer_resubscribe, customer_unsubscribe
 from tests.factories import CheckupPlanFactory, CustomerFactory, PlanStepFactory, ProductFactory, TouchPointFactory
 from touchpoints.models import Channel, Outcome
 from touchpoints.planning import StepData, checkup_plan_save

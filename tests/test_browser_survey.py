@@ -10,9 +10,9 @@ from django.utils import timezone
 from aftersales.mail.models import MailboxMessage, OutboxEmail
 from aftersales.mail.outbox import outbox_deliver
 from customers.models import FlagReason, RiskFlag
-from feedback.invitations import invitation_send
-from feedback.loops import survey_loops_open
 from feedback.models import SurveyResponse
+from feedback.services.invitations import invitation_send
+from feedback.services.loops import survey_loops_open
 from tests.conftest import ARTIFACTS, PASSWORD
 from tests.factories import CustomerFactory, SurveyInvitationFactory
 from touchpoints.models import Kind, TouchPoint

@@ -137,8 +137,8 @@ def test_low_answers_queue_one_loop_run_at_a_time_on_a_shared_cache(transactiona
     from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
-    from feedback.loops import survey_loops_open
     from feedback.models import hash_token, new_token
+    from feedback.services.loops import survey_loops_open
     from tests.factories import CustomerFactory, SurveyInvitationFactory
 
     shared = isinstance(caches["default"], RedisCache)

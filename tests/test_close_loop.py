@@ -1,6 +1,6 @@
 """Closing the loop: a low answer becomes a flag, a call-back due within one business day, and a mail to the owner.
 
-The answer leaves its loop pending; the worker's job (feedback/loops.py) opens it
+The answer leaves its loop pending; the worker's job (feedback/services/loops.py) opens it
 a few seconds later. Here the job runs in the test's process (``worker_runs``);
 tests/test_celery_worker.py has a real worker pick it up from the broker."""
 
@@ -14,9 +14,9 @@ from django.urls import reverse
 
 from aftersales.mail.models import OutboxEmail
 from customers.models import FlagReason, RiskFlag
-from feedback.loops import survey_loops_open
 from feedback.models import SurveyResponse, hash_token, new_token
-from feedback.responses import Answer, survey_response_record
+from feedback.services.answers import Answer, survey_response_record
+from feedback.services.loops import survey_loops_open
 from tests.factories import CustomerFactory, SurveyInvitationFactory
 from touchpoints.models import Kind, Outcome, Status, TouchPoint
 from touchpoints.services import touchpoint_complete
@@ -326,7 +326,7 @@ def test_two_low_answers_of_one_customer_in_one_batch_share_the_flag_and_get_a_c
 
 def test_a_backlog_is_handed_to_a_fresh_run(customer, monkeypatch):
     """A run that has worked its time queues the next run and ends, well inside Celery's time limit."""
-    from feedback import loops
+    from feedback.services import loops
 
     queued = []
     monkeypatch.setattr(loops, "RUN_SECONDS", 0)

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from feedback.models import hash_token, new_token
-from feedback.unsubscribe import unsubscribe_token
+from feedback.services.unsubscribe import unsubscribe_token
 from tests.conftest import PASSWORD
 from tests.factories import CustomerFactory, SurveyInvitationFactory, TouchPointFactory
 from tests.test_access import PUBLIC, ROUTES, Route, _url, world  # noqa: F401 — world is a fixture

@@ -21,9 +21,9 @@ from aftersales.mail.outbox import SUPPRESSED_ERROR, outbox_enqueue, outbox_swee
 from aftersales.mail.suppression import email_hash, email_suppressed
 from aftersales.webhooks.models import Webhook, WebhookDelivery
 from customers.models import Customer
-from feedback.invitations import invitation_send
 from feedback.models import SurveyInvitation, SurveyResponse
-from feedback.unsubscribe import unsubscribe_token
+from feedback.services.invitations import invitation_send
+from feedback.services.unsubscribe import unsubscribe_token
 from tests.factories import (
     CheckupPlanFactory,
     CustomerFactory,
@@ -167,8 +167,8 @@ def test_erasure_anonymises_the_profile_and_removes_free_text(mary, nadia):
 
 def test_a_low_answer_whose_loop_is_still_pending_opens_nothing_after_erasure(mary, alice):
     """The worker opens a loop a few seconds after the answer; an erasure in between cancels it."""
-    from feedback.loops import survey_loops_open
-    from feedback.responses import Answer, survey_response_record
+    from feedback.services.answers import Answer, survey_response_record
+    from feedback.services.loops import survey_loops_open
 
     customer = CustomerFactory(owner=alice, email="zoe@example.com")
     invitation = SurveyInvitationFactory(customer=customer, sent_at=NOW - dt.timedelta(hours=1))

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from aftersales.celery import app
 from aftersales.mail.models import OutboxEmail
-from feedback.invitations import (
+from feedback.models import Survey, SurveyInvitation, Trigger, hash_token
+from feedback.services.invitations import (
     invitation_schedule_after_checkup,
     invitation_send,
     invitations_discard_unsendable,
@@ -22,7 +23,6 @@ from feedback.invitations import (
     invitations_remind,
     invitations_send,
 )
-from feedback.models import Survey, SurveyInvitation, Trigger, hash_token
 from feedback.survey_email import tokens_in
 from feedback.tasks import survey_invitations_plan_task, survey_invitations_send_task, survey_reminders_send_task
 from tests.factories import (

@@ -14,9 +14,9 @@ from django.core import signing
 
 from aftersales.mail.models import MailboxMessage, OutboxEmail
 from aftersales.mail.outbox import outbox_deliver
-from feedback.invitations import invitations_remind, invitations_send, survey_url
 from feedback.models import SurveyInvitation, hash_token
-from feedback.unsubscribe import TOKEN_SALT, unsubscribe_url
+from feedback.services.invitations import invitations_remind, invitations_send, survey_url
+from feedback.services.unsubscribe import TOKEN_SALT, unsubscribe_url
 from tests.factories import CustomerFactory, RepFactory, SurveyInvitationFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("compiled_messages")]

@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from aftersales.mail.models import OutboxEmail
-from feedback.loops import survey_loops_open
 from feedback.models import SurveyInvitation, SurveyResponse, hash_token, new_token
+from feedback.services.loops import survey_loops_open
 from tests.factories import CustomerFactory, SurveyFactory, SurveyInvitationFactory
 from touchpoints.models import Kind, TouchPoint
 

@@ -22,7 +22,7 @@ from aftersales.risk.sweeps import (
 from aftersales.risk.tasks import sweep_quiet_task, sweep_risks_task
 from customers.models import FlagReason, RiskFlag
 from customers.services import customer_record_two_way_contact
-from feedback.responses import Answer, survey_response_record
+from feedback.services.answers import Answer, survey_response_record
 from tests.factories import (
     CustomerFactory,
     PurchaseFactory,

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from aftersales.mail.models import OutboxEmail
 from feedback.models import ConsentAction, EmailConsentEvent
-from feedback.unsubscribe import unsubscribe_token, unsubscribe_url
+from feedback.services.unsubscribe import unsubscribe_token, unsubscribe_url
 from tests.factories import CheckupPlanFactory, CustomerFactory, OutboxEmailFactory, PlanStepFactory, ProductFactory
 from touchpoints.services import purchase_record
 
@@ -133,7 +133,7 @@ def test_another_rep_cannot_resubscribe(client, bob, customer):
 
 
 def test_an_unsubscribed_customer_gets_no_survey(customer):
-    from feedback.invitations import invitation_send
+    from feedback.services.invitations import invitation_send
     from tests.factories import SurveyInvitationFactory
 
     invitation = SurveyInvitationFactory(customer=customer, send_at=timezone.now() - dt.timedelta(minutes=1))

@@ -311,8 +311,8 @@ def test_check_ups_marked_missed_are_announced_in_one_batch(receiver, alice, set
 
 
 def test_a_detractors_answer_reaches_a_registered_receiver_with_a_valid_signature(receiver, alice):
-    from feedback.loops import survey_loops_open
-    from feedback.responses import Answer, survey_response_record
+    from feedback.services.answers import Answer, survey_response_record
+    from feedback.services.loops import survey_loops_open
 
     _hook(receiver.url, WebhookEvent.DETRACTOR_ANSWERED)
     invitation = SurveyInvitationFactory(customer=CustomerFactory(owner=alice))

@@ -19,9 +19,9 @@ from aftersales.mail.models import OutboxEmail
 from aftersales.mail.outbox import outbox_deliver
 from aftersales.myday.digests import digests_send
 from customers.models import FlagReason
-from feedback.loops import survey_loops_open
 from feedback.models import hash_token, new_token
-from feedback.responses import Answer, survey_response_record
+from feedback.services.answers import Answer, survey_response_record
+from feedback.services.loops import survey_loops_open
 from feedback.survey_email import survey_email_enqueue
 from tests.factories import (
     CustomerFactory,

@@ -146,7 +146,7 @@ class TouchPoint(models.Model):
     problem_reported = models.BooleanField(default=False)
     cancel_reason = models.CharField(max_length=500, blank=True)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
-    # When feedback's survey planner looked at this logged check-up (feedback/planning.py):
+    # When feedback's survey planner looked at this logged check-up (feedback/services/planning.py):
     # it plans the survey the plan step asks for, or decides none is due, once.
     survey_checked_at = models.DateTimeField(null=True, blank=True)
     follows = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="followed_by")
@@ -185,7 +185,7 @@ class TouchPoint(models.Model):
             models.Index(fields=["customer", "-due_at"], name="touchpoint_timeline_idx"),
             # Dashboard: completion rates per rep over time.
             models.Index(fields=["assignee", "completed_at"], name="touchpoint_completed_idx"),
-            # The after-check-up survey planner (feedback/planning.py): logged check-ups it has not looked at.
+            # The after-check-up survey planner (feedback/services/planning.py): logged check-ups it has not looked at.
             models.Index(
                 fields=["completed_at"],
                 name="touchpoint_survey_due_idx",

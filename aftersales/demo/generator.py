@@ -320,7 +320,7 @@ class Generator(LocalCalendar):
             responded_text = str(responded)
             state.contact(responded)
             state.last_answer = (nps, csat)
-            # A low answer opens a call-back (as feedback/responses.py does), one business day later.
+            # A low answer opens a call-back (as feedback/services/answers.py does), one business day later.
             signals = (("detractor", is_detractor(nps)), ("low_csat", is_low_csat(csat)), ("problem_reported", problem))
             unhappy = [reason for reason, bad in signals if bad]
             row = (iid, cid, nps, csat, buy_again, comment, problem, responded_text, responded_text)

@@ -110,8 +110,8 @@ def touchpoint_complete(
 
     What the survey side makes of a logged check-up (the survey a plan step
     asks for, the call-back time of the answer a close-the-loop call answers)
-    is found afterwards by feedback's own jobs (feedback/planning.py and
-    feedback/loops.py): this app does not call up into feedback.
+    is found afterwards by feedback's own jobs (feedback/services/planning.py and
+    feedback/services/loops.py): this app does not call up into feedback.
     """
     customer = touchpoint.customer
     _check_may_act(customer=customer, touchpoint=touchpoint, by=by)

@@ -5,8 +5,8 @@ The same service the worker runs as feedback.tasks.survey_loops_open_task
 
 from __future__ import annotations
 
-from feedback.loops import survey_loops_open
 from feedback.management.commands._survey_job import SurveyJobCommand
+from feedback.services.loops import survey_loops_open
 
 
 class Command(SurveyJobCommand):

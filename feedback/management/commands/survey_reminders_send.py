@@ -4,8 +4,8 @@ The same service beat runs as feedback.tasks.survey_reminders_send_task."""
 
 from __future__ import annotations
 
-from feedback.invitations import invitations_remind
 from feedback.management.commands._survey_job import SurveyJobCommand
+from feedback.services.invitations import invitations_remind
 
 
 class Command(SurveyJobCommand):

@@ -3,7 +3,7 @@
 Life of an invitation:
 
 1. **Planned** — a row with ``send_at`` (its due time) and no usable token;
-   see feedback/planning.py for the three rules.
+   see feedback/services/planning.py for the three rules.
 2. **Sent** — :func:`invitations_send` sweeps due rows on the partial index
    ``invitation_send_sweep_idx``. Each row is claimed with one conditional
    UPDATE (``sent_at IS NULL`` → now) that also writes the hash of a fresh
@@ -38,7 +38,7 @@ from aftersales.mail.models import OutboxEmail
 from aftersales.mail.suppression import email_suppressed
 from customers.models import Customer
 from feedback.models import SurveyInvitation, hash_token
-from feedback.planning import (
+from feedback.services.planning import (
     BATCH_SIZE,
     MAX_PER_RUN,
     days_setting,

@@ -15,7 +15,7 @@ so :func:`invitations_plan` finds them in SQL: a delivery-date window per rule,
 customers walked in primary-key batches. Rows are inserted in bulk, per batch.
 
 The throttle, the opt-out and a missing email address are checked here, and
-again when a row is sent (feedback/invitations.py): in between the customer may
+again when a row is sent (feedback/services/invitations.py): in between the customer may
 have unsubscribed or been surveyed by another rule.
 
 A planned row carries the hash of a token nobody ever sees (the column is

@@ -2,7 +2,7 @@
 
 A low answer (a detractor, CSAT 1–2, or a problem the customer flags) is
 recorded by the survey POST with its loop *pending* (``loop_pending``: the
-reasons, ``loop_pending_at``: since when, feedback/responses.py). This job
+reasons, ``loop_pending_at``: since when, feedback/services/answers.py). This job
 then opens it, for a batch of answers at a time: it raises the flags, opens
 one "close the loop" call for the owner within one business day of the
 answer (once per answer: amending never opens a second), mails the owner with

@@ -1,4 +1,4 @@
-"""Recording a customer's survey answer; a low one leaves its loop pending for the worker (loops.py).
+"""Recording a customer's survey answer; a low one leaves its loop pending for the worker (services/loops.py).
 
 The answer arrives by POST on the public survey page. One invitation has at
 most one answer: the first POST creates it, later POSTs (until the invitation
@@ -9,7 +9,7 @@ anyway, and the OneToOne unique constraint is the last line either way.
 
 A low answer (a detractor, CSAT 1–2, or a problem the customer flags) is
 stored with its loop pending, in the same INSERT or UPDATE; the worker opens
-it within seconds (feedback/loops.py: the flag, the owner's call within one
+it within seconds (feedback/services/loops.py: the flag, the owner's call within one
 business day, the owner's mail). Amending never opens a second call: the
 response remembers its follow-up.
 
@@ -33,9 +33,9 @@ from django.utils import timezone
 
 from customers.models import FlagReason, quiet_after
 from customers.services import customer_contact_move
-from feedback.loops import loops_kick, pending_reasons
 from feedback.models import BuyAgain, SurveyInvitation, SurveyResponse, hash_token
 from feedback.scores import is_detractor, is_low_csat, is_promoter
+from feedback.services.loops import loops_kick, pending_reasons
 
 COMMENT_MAX_LENGTH = SurveyResponse._meta.get_field("comment").max_length
 
