@@ -35,7 +35,7 @@ app.conf.beat_schedule = {
     "mark-missed": {"task": "touchpoints.tasks.touchpoints_mark_missed_task", "schedule": 3600.0},
     # Sends once per manager and week, at the start of their first working hour of the week.
     "weekly-summaries": {"task": "aftersales.myday.tasks.weekly_summaries_send_task", "schedule": 1800.0},
-    # Risk sweeps (aftersales/risk/sweeps.py) and health (aftersales/risk/health.py); commands sweep_quiet,
+    # Risk sweeps (aftersales/risk/sweeps.py) and health (aftersales/health/services.py); commands sweep_quiet,
     # sweep_risks, health_recompute. A re-run with nothing new costs well under a second.
     "sweep-quiet": {"task": "aftersales.risk.tasks.sweep_quiet_task", "schedule": 900.0},
     "sweep-risks": {"task": "aftersales.risk.tasks.sweep_risks_task", "schedule": 3600.0},

@@ -313,7 +313,7 @@ AFTERSALES = {
     # Renewal sweep (aftersales/risk/sweeps.py): a renewal this close with no two-way contact for this long is flagged.
     "RENEWAL_WINDOW_DAYS": env_int("RENEWAL_WINDOW_DAYS", 60, minimum=1),
     "RENEWAL_CONTACT_DAYS": env_int("RENEWAL_CONTACT_DAYS", 30, minimum=1),
-    # Health score (aftersales/risk/health.py): points each signal moves the score by, from a base of 80.
+    # Health score (aftersales/health/services.py): points each signal moves the score by, from a base of 80.
     # One dict so a dashboard can later make them adjustable; missing keys fall back to these.
     "HEALTH_WEIGHTS": {
         "base": 80,

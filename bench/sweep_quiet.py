@@ -63,7 +63,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from aftersales.risk.health import health_recompute  # noqa: E402
+from aftersales.health.services import health_recompute  # noqa: E402
 from aftersales.risk.sweeps import riskflag_notify_owners, riskflag_sweep_gone_quiet  # noqa: E402
 from customers.models import Customer  # noqa: E402
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from aftersales.risk.health import Signals, customer_signals, health_next_due, health_recompute, health_score
+from aftersales.health.services import Signals, customer_signals, health_next_due, health_recompute, health_score
 from aftersales.risk.tasks import health_recompute_task
 from customers.models import Customer, FlagReason, HealthBand, health_band_for
 from tests.factories import (
@@ -234,7 +234,7 @@ def test_a_change_during_the_computation_keeps_the_customer_due(alice, monkeypat
             Customer.objects.filter(pk=customer.pk).mark_health_due()
         return found
 
-    monkeypatch.setattr("aftersales.risk.health.customer_signals", change_meanwhile)
+    monkeypatch.setattr("aftersales.health.services.customer_signals", change_meanwhile)
     assert health_recompute() == 0
     monkeypatch.undo()
 
@@ -296,3 +296,43 @@ def test_the_customer_page_shows_the_stored_explanation(alice, alice_client):
 
     assert "52 days without contact" in page
     assert "−30" in page
+
+
+# --- Open complaints are never green (docs/HEALTH.md) -------------------------------------------
+
+
+@pytest.mark.parametrize("reason", [FlagReason.DETRACTOR, FlagReason.LOW_CSAT, FlagReason.PROBLEM_REPORTED])
+def test_an_open_complaint_keeps_a_happy_customer_out_of_green(reason):
+    signals = Signals(
+        last_contact_at=NOW - 5 * DAY, quiet_after=NOW + 40 * DAY, temperatures=[5], nps=10, csat=5,
+        open_unresolved=[reason],
+    )  # fmt: skip
+
+    score, explanation = health_score(signals, now=NOW)
+
+    assert score == 75 and health_band_for(score) == HealthBand.YELLOW
+    assert explanation[-1]["reason"].endswith("not green until resolved")
+    assert 80 + sum(move["points"] for move in explanation) == 75, "the explanation still adds up"
+
+
+def test_other_open_flags_do_not_cap_the_score():
+    signals = Signals(last_contact_at=NOW - 5 * DAY, quiet_after=NOW + 40 * DAY, nps=10, open_unresolved=[])
+    assert health_score(signals, now=NOW)[0] == 90
+
+
+def test_raising_a_detractor_flag_shows_yellow_on_the_next_page_view(alice, alice_client):
+    from customers.services import riskflag_raise
+
+    customer = CustomerFactory(owner=alice, last_contact_at=NOW - DAY, quiet_after=NOW + 40 * DAY)
+    SurveyResponseFactory(invitation__customer=customer, nps=10, csat=5)
+    health_recompute()
+    customer.refresh_from_db()
+    assert customer.health_band == HealthBand.GREEN
+
+    riskflag_raise(customer=customer, reason=FlagReason.DETRACTOR, detail="NPS 2 on the second survey")
+    page = alice_client.get(customer.get_absolute_url()).content.decode()
+
+    customer.refresh_from_db()
+    assert customer.health_score == 75 and customer.health_band == HealthBand.YELLOW
+    assert "not green until resolved" in page
+    assert customer.health_due_at is None or customer.health_due_at > NOW, "no longer due: the page computed it"

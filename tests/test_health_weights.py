@@ -9,7 +9,7 @@ import time_machine
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
-from aftersales.risk.health import health_recompute, health_weights
+from aftersales.health.services import health_recompute, health_weights
 from customers.models import Customer, HealthSnapshot, HealthWeights
 from customers.services import healthweights_update
 from customers.templatetags.health_trend import sparkline_points, trend
@@ -93,7 +93,9 @@ def test_each_recompute_keeps_one_snapshot_per_day(alice):
 
 
 def test_the_customer_page_shows_the_trend_and_a_sparkline(alice_client, alice):
-    customer = CustomerFactory(owner=alice, health_score=45, health_explanation=[{"points": -35, "reason": "x"}])
+    customer = CustomerFactory(
+        owner=alice, health_due_at=None, health_score=45, health_explanation=[{"points": -35, "reason": "x"}]
+    )
     for days_ago, score in ((3, 80), (2, 70), (1, 45)):
         HealthSnapshot.objects.create(customer=customer, score=score, taken_on=(NOW - days_ago * DAY).date())
 

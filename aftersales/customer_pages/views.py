@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from aftersales.core.roles import is_manager
+from aftersales.health.services import health_refresh
 from aftersales.customer_pages.selectors import (
     DEFAULT_SORT,
     NPS_SEGMENTS,
@@ -162,6 +163,10 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Another rep's customer is a 404, not a 403: we do not confirm it exists."""
     customer = get_object_or_404(Customer.objects.owned_by(request.user).select_related("owner"), pk=pk)
     now = timezone.now()
+    if customer.health_due_at is not None and customer.health_due_at <= now:
+        # A flag raised or resolved, a check-up logged: show the band as it is now, not the sweep's last one.
+        health_refresh(customer_ids=[customer.pk], now=now)
+        customer.refresh_from_db(fields=["health_score", "health_explanation", "health_updated_at", "health_due_at"])
     days_since_contact = (now - customer.last_contact_at).days if customer.last_contact_at else None
     return render(
         request,

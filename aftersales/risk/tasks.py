@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from aftersales.risk.health import health_recompute
+from aftersales.health.services import health_recompute
 from aftersales.risk.sweeps import sweep_quiet, sweep_risks
 
 

@@ -37,9 +37,9 @@ from aftersales.core.roles import is_manager
 from aftersales.customer_pages.exports import CUSTOMER_HEADER, customer_rows
 from aftersales.customer_pages.selectors import SORT_LABELS, customer_page, customer_search
 from aftersales.customer_pages.views import PAGE_SIZE, CustomerFilterForm, _owner_choices, _page_number
+from aftersales.health.services import health_weights
 from aftersales.risk.exports import RISK_HEADER, risk_rows
 from aftersales.risk.forms import HealthWeightsForm, ReassignForm, RiskFilterForm, SnoozeForm, rep_choices, selected_ids
-from aftersales.risk.health import health_weights
 from aftersales.risk.scorecards import rep_scorecard
 from aftersales.risk.selectors import attach_next_touch, days_since, risk_search, with_next_touch
 from customers.models import Customer, FlagReason, Product, RiskFlag

@@ -119,7 +119,7 @@ def riskflags_raise_many(
             )
             raised = []
     if raised:
-        if not health_marked:  # open problems count (aftersales/risk/health.py)
+        if not health_marked:  # open problems count (aftersales/health/services.py)
             Customer.objects.filter(pk__in={flag.customer_id for flag in raised}).mark_health_due()
         webhook_emit_many(
             event=WebhookEvent.CUSTOMER_FLAGGED,

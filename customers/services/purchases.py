@@ -93,7 +93,7 @@ def purchase_create(
         actor=recorded_by, action=AuditAction.CREATED, obj=purchase, changes=_created(purchase, PURCHASE_AUDIT)
     )
     # The contact clock starts with the first sale (a customer never reached must still go quiet), and
-    # the new check-ups and renewal date are signals of the health score (aftersales/risk/health.py).
+    # the new check-ups and renewal date are signals of the health score (aftersales/health/services.py).
     Customer.objects.filter(pk=customer.pk, quiet_after__isnull=True).update(
         quiet_after=customer.quiet_after_from(timezone.now())
     )

@@ -145,6 +145,6 @@ def _claim(touchpoint: TouchPoint, **changes) -> None:
         status = TouchPoint.objects.filter(pk=touchpoint.pk).values_list("status", flat=True).first()
         word = {Status.DONE: "logged", Status.CANCELLED: "cancelled"}.get(status, "closed")
         raise ValidationError(f"This check-up was already {word}; nothing was changed.", code="closed")
-    # Done, moved or cancelled: the customer's overdue count or temperature changed (aftersales/risk/health.py).
+    # Done, moved or cancelled: the customer's overdue count or temperature changed (aftersales/health/services.py).
     Customer.objects.filter(pk=touchpoint.customer_id).mark_health_due()
     touchpoint.refresh_from_db()

@@ -190,7 +190,9 @@ def touchpoint_log_adhoc(
         created_by=by,
         **contact.fields(),
     )
-    Customer.objects.filter(pk=customer.pk).mark_health_due()  # a new temperature reading (aftersales/risk/health.py)
+    Customer.objects.filter(
+        pk=customer.pk
+    ).mark_health_due()  # a new temperature reading (aftersales/health/services.py)
     audit_record(
         actor=by,
         action=AuditAction.LOGGED,

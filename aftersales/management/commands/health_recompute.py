@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from aftersales.risk.health import health_recompute
+from aftersales.health.services import health_recompute
 from customers.models import Customer
 
 

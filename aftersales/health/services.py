@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -34,9 +35,24 @@ from django.db.models import Count, F, Min, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from customers.models import Customer, FlagReason, HealthSnapshot, HealthWeights, Purchase, RiskFlag
+from customers.models import (
+    HEALTH_BAND_RANGES,
+    Customer,
+    FlagReason,
+    HealthBand,
+    HealthSnapshot,
+    HealthWeights,
+    Purchase,
+    RiskFlag,
+)
+from feedback.models import SurveyResponse
 from feedback.scores import is_low_csat, is_satisfied, nps_segment
 from touchpoints.models import Status, TouchPoint
+
+# A customer with one of these flags open is never green, whatever the weights say: at most
+# the top of yellow (docs/HEALTH.md). Raising or resolving a flag marks the customer due.
+NEVER_GREEN_WITH = (FlagReason.DETRACTOR, FlagReason.LOW_CSAT, FlagReason.PROBLEM_REPORTED)
+NEVER_GREEN_CAP = HEALTH_BAND_RANGES[HealthBand.YELLOW][1]
 
 # Missed check-ups count against the score for this long.
 MISSED_LOOKBACK = dt.timedelta(days=180)
@@ -56,6 +72,8 @@ class Signals:
     nps: int | None = None
     csat: int | None = None
     open_problems: int = 0
+    # Open flags that keep the customer out of green until resolved (NEVER_GREEN_WITH).
+    open_unresolved: list[str] = field(default_factory=list)
     renewal_date: dt.date | None = None  # the next renewal, today or later
 
 
@@ -107,8 +125,13 @@ def health_score(signals: Signals, *, now: dt.datetime, weights: dict[str, int] 
             move("renewal_no_contact", f"Renewal in {days} days, no contact for {days_silent} days")
         else:
             move("renewal_near", f"Renewal in {days} days")
-    score = w["base"] + sum(m["points"] for m in moves)
-    return max(0, min(100, score)), moves
+    score = max(0, min(100, w["base"] + sum(m["points"] for m in moves)))
+    if signals.open_unresolved and score > NEVER_GREEN_CAP:
+        # However good the rest looks, an unanswered complaint is not a healthy customer.
+        labels = ", ".join(str(FlagReason(reason).label) for reason in sorted(signals.open_unresolved))
+        moves.append({"points": NEVER_GREEN_CAP - score, "reason": f"Open flag ({labels}): not green until resolved"})
+        score = NEVER_GREEN_CAP
+    return score, moves
 
 
 def health_next_due(signals: Signals, *, now: dt.datetime) -> dt.datetime | None:
@@ -139,31 +162,53 @@ def health_recompute(*, now: dt.datetime | None = None, batch_size: int = 500, l
     weights = health_weights()  # read once per run, not once per customer
     written, seen, last_id = 0, 0, 0
     while limit is None or seen < limit:
-        rows = list(
-            Customer.objects.filter(health_due_at__lte=now, pk__gt=last_id)
-            .order_by("pk")
-            .values_list("pk", "health_due_at", "last_contact_at", "quiet_after")[:batch_size]
-        )
+        rows = list(_due_rows(Customer.objects.filter(pk__gt=last_id), now)[:batch_size])
         if not rows:
             break
         last_id, seen = rows[-1][0], seen + len(rows)
-        signals = customer_signals([row[0] for row in rows], now=now)
-        with transaction.atomic():
-            scored: dict[int, int] = {}
-            for pk, due_at, last_contact_at, quiet_after in rows:
-                found = signals[pk]
-                found.last_contact_at, found.quiet_after = last_contact_at, quiet_after
-                score, explanation = health_score(found, now=now, weights=weights)
-                if Customer.objects.filter(pk=pk, health_due_at=due_at).update(
-                    health_score=score,
-                    health_explanation=explanation,
-                    health_updated_at=now,
-                    health_due_at=health_next_due(found, now=now),
-                ):
-                    scored[pk] = score
-            written += len(scored)
-            health_snapshot_write(scored, on=now.date())
+        written += _recompute_rows(rows, now=now, weights=weights)
     return written
+
+
+def health_refresh(*, customer_ids: Iterable[int], now: dt.datetime | None = None) -> int:
+    """Recompute, now, the customers among ``customer_ids`` whose score is due: what a page shows next.
+
+    A flag raised or resolved, a check-up logged, marks the customer due; the
+    page that shows the customer next (its own page, the at-risk list) calls
+    this for the rows it shows, so the band it prints is never the stale one.
+    A fixed number of queries for a page of customers; nothing when none is due.
+    """
+    now = now or timezone.now()
+    rows = list(_due_rows(Customer.objects.filter(pk__in=list(customer_ids)), now))
+    return _recompute_rows(rows, now=now, weights=health_weights()) if rows else 0
+
+
+def _due_rows(customers, now: dt.datetime):
+    return (
+        customers.filter(health_due_at__lte=now)
+        .order_by("pk")
+        .values_list("pk", "health_due_at", "last_contact_at", "quiet_after")
+    )
+
+
+def _recompute_rows(rows: list[tuple], *, now: dt.datetime, weights: dict[str, int]) -> int:
+    """Score the rows (id, due time read, contact clock) and write each result if its due time still holds."""
+    signals = customer_signals([row[0] for row in rows], now=now)
+    with transaction.atomic():
+        scored: dict[int, int] = {}
+        for pk, due_at, last_contact_at, quiet_after in rows:
+            found = signals[pk]
+            found.last_contact_at, found.quiet_after = last_contact_at, quiet_after
+            score, explanation = health_score(found, now=now, weights=weights)
+            if Customer.objects.filter(pk=pk, health_due_at=due_at).update(
+                health_score=score,
+                health_explanation=explanation,
+                health_updated_at=now,
+                health_due_at=health_next_due(found, now=now),
+            ):
+                scored[pk] = score
+        health_snapshot_write(scored, on=now.date())
+    return len(scored)
 
 
 def health_weights() -> dict[str, int]:
@@ -185,8 +230,6 @@ def health_snapshot_write(scores: dict[int, int], *, on: dt.date) -> None:
 
 def customer_signals(ids: list[int], *, now: dt.datetime) -> dict[int, Signals]:
     """Signals of many customers in a fixed number of grouped queries (recency is on the customer row)."""
-    from feedback.models import SurveyResponse  # feedback depends on customers, not the other way round
-
     signals: dict[int, Signals] = defaultdict(Signals)
     scheduled = TouchPoint.objects.filter(customer_id__in=ids, status=Status.SCHEDULED).values("customer_id")
     for row in scheduled.annotate(
@@ -206,9 +249,12 @@ def customer_signals(ids: list[int], *, now: dt.datetime) -> dict[int, Signals]:
         signals[customer_id].nps = nps
     for customer_id, csat in _latest(answers.filter(csat__isnull=False), "submitted_at", 1, "csat"):
         signals[customer_id].csat = csat
-    problems = RiskFlag.objects.open().filter(customer_id__in=ids, reason=FlagReason.PROBLEM_REPORTED)
-    for row in problems.values("customer_id").annotate(n=Count("pk")):
-        signals[row["customer_id"]].open_problems = row["n"]
+    unresolved = RiskFlag.objects.open().filter(customer_id__in=ids, reason__in=NEVER_GREEN_WITH)
+    for row in unresolved.values("customer_id", "reason").annotate(n=Count("pk")):
+        found = signals[row["customer_id"]]
+        found.open_unresolved.append(row["reason"])
+        if row["reason"] == FlagReason.PROBLEM_REPORTED:
+            found.open_problems = row["n"]
     renewals = Purchase.objects.filter(customer_id__in=ids, renewal_date__gte=now.date())
     for row in renewals.values("customer_id").annotate(next_renewal=Min("renewal_date")):
         signals[row["customer_id"]].renewal_date = row["next_renewal"]
