@@ -88,5 +88,6 @@ for _ in $(seq 40); do  # the worker opening the loops left pending (its own con
 done
 echo "loops still pending 40 s after the run: $left (beat's 30 s run of the job picks these up)"
 "$PYTHON" bench/survey_conn_kill.py audit "$WORK/results.txt"
+echo "answers retried after a lost connection: $(grep -c 'retrying once' "$WORK/gunicorn.log" || true)"
 echo "server errors logged: $(grep -c 'Internal Server Error' "$WORK/gunicorn.log" || true)"
 grep -h -o '^[a-zA-Z_.]*\(Error\|Exception\): .*' "$WORK/gunicorn.log" | cut -c1-120 | sort | uniq -c | sort -rn | head -5 || true
