@@ -13,14 +13,18 @@ surveys are in staff_views.py.
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
+from aftersales.core.dbretry import CONNECTION_ERRORS, connection_lost, retry_on_lost_connection
 from aftersales.core.http import rate_limited
 from feedback.forms import SurveyForm
 from feedback.models import SurveyInvitation, SurveyResponse
@@ -29,6 +33,7 @@ from feedback.services.unsubscribe import customer_unsubscribe, unsubscribe_cust
 from touchpoints.careplan import rep_contact
 
 RATE_SCOPE = "public"
+ANSWER_FIELDS = ("nps", "csat", "would_buy_again", "comment", "problem_reported")
 
 
 def _private(response: HttpResponse, language: str | None = None) -> HttpResponse:
@@ -71,19 +76,46 @@ def _unsubscribe_too_many(request: HttpRequest, token: str) -> HttpResponse:
 def survey_page(request: HttpRequest, token: str) -> HttpResponse:
     form = None
     if request.method == "POST":
-        # The answer: the lean path (feedback/services/answers.py), one locking read and the
-        # writes in one transaction; the full page below only to show the form's errors.
-        with transaction.atomic():
-            target = answer_target(token=token)
-            if target is None:
-                return _invalid(request)
-            form = SurveyForm(request.POST, survey=target.survey)
-            if form.is_valid():
-                survey_response_store(target=target, answer=form.answer())
-                return redirect("feedback:thanks", token=token)
+        # The customer's one chance to speak: a connection lost under the answer's
+        # transaction is retried once on a fresh one (aftersales/core/dbretry.py). Safe to
+        # repeat: an invitation has one answer and a repeat amends it with the same
+        # values, even when the first commit happened and only its acknowledgement was lost.
+        try:
+            form = retry_on_lost_connection(lambda: _answer(token, request.POST), what="a survey answer")
+        except CONNECTION_ERRORS as error:
+            if not connection_lost(error):
+                raise
+            return _not_saved(request, token)
+        if form is None:
+            return _invalid(request)
+        if form.is_valid():
+            return redirect("feedback:thanks", token=token)
     invitation = invitation_for_token(token)
     if invitation is None:
         return _invalid(request)
+    return _survey(request, invitation, form)
+
+
+def _answer(token: str, data: QueryDict) -> SurveyForm | None:
+    """Record the answer POSTed for ``token``, as one transaction (run again whole if its connection is lost).
+
+    The lean path (feedback/responses.py): one locking read and the writes. None
+    when the token opens nothing; else the bound form, valid when the answer was stored.
+    """
+    with transaction.atomic():
+        target = answer_target(token=token)
+        if target is None:
+            return None
+        form = SurveyForm(data, survey=target.survey)
+        if form.is_valid():
+            survey_response_store(target=target, answer=form.answer())
+        return form
+
+
+def _survey(
+    request: HttpRequest, invitation: SurveyInvitation, form: SurveyForm | None, *, not_saved: bool = False
+) -> HttpResponse:
+    """The survey page: the questions, with ``form``'s answer and errors, or the answer to amend."""
     with translation.override(invitation.language), timezone.override(invitation.customer.tz):
         current = SurveyResponse.objects.filter(invitation=invitation).first()
         if form is None:
@@ -100,10 +132,40 @@ def survey_page(request: HttpRequest, token: str) -> HttpResponse:
             "invitation": invitation,
             "customer": invitation.customer,
             "current": current,
+            "not_saved": not_saved,
             "rep": rep_contact(invitation.customer.owner),
             "nps_labels": {0: translation.gettext("Not at all likely"), 10: translation.gettext("Extremely likely")},
         }
-        return _private(render(request, "feedback/survey.html", context), invitation.language)
+        page = render(request, "feedback/survey.html", context, status=503 if not_saved else 200)
+        return _private(page, invitation.language)
+
+
+def _not_saved(request: HttpRequest, token: str) -> HttpResponse:
+    """The answer could not be stored, on two connections: say so (503), with the answer kept to send again.
+
+    Usually the database is back a moment later: the survey page again, filled in
+    with what the customer chose. If it is still out of reach, a page needing no
+    database keeps the answer in hidden fields behind a "Send again" button, in the
+    language the survey page posted (else the browser's).
+    """
+    try:
+        invitation = invitation_for_token(token)
+        if invitation is None:
+            return _invalid(request)
+        return _survey(request, invitation, SurveyForm(request.POST, survey=invitation.survey), not_saved=True)
+    except CONNECTION_ERRORS as error:
+        if not connection_lost(error):
+            raise
+        connection.close()
+    language = request.POST.get("language", "")
+    if language not in dict(settings.LANGUAGES):
+        language = translation.get_language()
+    answer = [(name, value) for name in ANSWER_FIELDS for value in request.POST.getlist(name)]
+    with translation.override(language):
+        # No request context: its processors may read the session, in the database.
+        context = {"answer": answer, "csrf_token": get_token(request), "language": language}
+        page = HttpResponse(render_to_string("feedback/not_saved.html", context), status=503)
+    return _private(page, language)
 
 
 @never_cache

@@ -12,7 +12,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from aftersales.core.roles import is_manager
-from aftersales.health.services import health_refresh
 from aftersales.customer_pages.selectors import (
     DEFAULT_SORT,
     NPS_SEGMENTS,
@@ -25,6 +24,7 @@ from aftersales.customer_pages.selectors import (
     health_moves,
     sort_choices,
 )
+from aftersales.health.services import health_refresh
 from customers.models import Customer, HealthBand, Product
 
 PAGE_SIZE = 25
