@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -83,6 +83,12 @@ class CustomerQuerySet(models.QuerySet):
         if is_manager(user):
             return self
         return self.filter(owner=user)
+
+    def at_risk(self, at=None) -> CustomerQuerySet:
+        """*At risk*, defined once: an open flag that is not snoozed (the at-risk list, My day, every card)."""
+        return self.filter(
+            models.Exists(RiskFlag.objects.visible(at or timezone.now()).filter(customer=OuterRef("pk")))
+        )
 
     def erased(self) -> CustomerQuerySet:
         return self.filter(erased_at__isnull=False)

@@ -40,7 +40,7 @@ def test_the_figures_count_only_the_reps_own_book(alice, bob):
 
     assert (card.customers, card.at_risk, card.overdue) == (2, 1, 1)
     assert card.bands == {"red": 1, "yellow": 0, "green": 1}
-    assert card.completion_rate == 67  # 2 done of 3 due
+    assert card.completion_rate == 50  # 2 done of 4 due: the overdue one counts against it, as on the dashboard
     assert card.nps == 0  # one promoter, one detractor
     assert card.csat_average == 3.5
     assert card.loop_median_hours == 6.0

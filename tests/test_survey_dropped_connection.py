@@ -14,9 +14,9 @@ import psycopg2
 import pytest
 from django.db import OperationalError, connection, transaction
 from django.urls import reverse
-from feedback.services.loops import survey_loops_open
 
 from feedback.models import SurveyResponse
+from feedback.services.loops import survey_loops_open
 from tests.test_survey_page import ANSWER, invite, survey_url
 from touchpoints.models import Kind, TouchPoint
 

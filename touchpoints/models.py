@@ -86,6 +86,16 @@ class Outcome(models.TextChoices):
 TWO_WAY_OUTCOMES = frozenset({Outcome.REACHED, Outcome.INBOUND})
 
 
+def overdue_q(at) -> Q:
+    """*Overdue*, defined once: scheduled and past its due time (My day, the dashboard, the scorecard, the API)."""
+    return Q(status=Status.SCHEDULED, due_at__lt=at)
+
+
+def completion_window_q(since, until) -> Q:
+    """The check-ups a completion rate is out of: fell due in [since, until), cancelled ones left out."""
+    return Q(due_at__gte=since, due_at__lt=until) & ~Q(status=Status.CANCELLED)
+
+
 class TouchPointQuerySet(models.QuerySet):
     def scheduled(self) -> TouchPointQuerySet:
         return self.filter(status=Status.SCHEDULED)
@@ -94,7 +104,11 @@ class TouchPointQuerySet(models.QuerySet):
         return self.scheduled().filter(due_at__lte=moment)
 
     def overdue(self, at=None) -> TouchPointQuerySet:
-        return self.scheduled().filter(due_at__lt=at or timezone.now())
+        return self.filter(overdue_q(at or timezone.now()))
+
+    def due_later_today(self, at, day_end) -> TouchPointQuerySet:
+        """*Due today*: scheduled, not overdue yet, and due before the end of the rep's day."""
+        return self.scheduled().filter(due_at__gte=at, due_at__lt=day_end)
 
     def assigned_to(self, user) -> TouchPointQuerySet:
         return self.filter(assignee=user)

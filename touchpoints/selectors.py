@@ -15,7 +15,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from aftersales.core.models import UserProfile
-from touchpoints.models import TouchPoint
+from touchpoints.models import Status, TouchPoint, completion_window_q, overdue_q
 
 # The rep's time zone is kept in the session: every page shows the navigation
 # counts, and knowing which day it is must not cost a query on each of them.
@@ -86,20 +86,43 @@ class DueCounts:
         return self.overdue + self.today
 
 
-def due_counts(user, day: Day) -> DueCounts:
-    """The navigation badge: scheduled check-ups of ``user`` due before tomorrow, in one query.
+def due_counts(user, day: Day, now: datetime | None = None) -> DueCounts:
+    """The navigation badge and My day's headings: ``user``'s overdue check-ups and those due later today.
 
-    An index range scan on touchpoint_myday_idx (assignee, status, due_at).
+    One query, an index range scan on touchpoint_myday_idx (assignee, status,
+    due_at). Overdue is ``overdue_q``: the same count as the dashboard's and
+    the scorecard's for this rep.
     """
+    now = now or timezone.now()
     counts = (
         TouchPoint.objects.assigned_to(user)
         .scheduled()
         .filter(due_at__lt=day.end)
-        .aggregate(
-            overdue=Count("pk", filter=Q(due_at__lt=day.start)), today=Count("pk", filter=Q(due_at__gte=day.start))
-        )
+        .aggregate(overdue=Count("pk", filter=overdue_q(now)), today=Count("pk", filter=Q(due_at__gte=now)))
     )
     return DueCounts(overdue=counts["overdue"], today=counts["today"])
+
+
+# Completion rates (dashboard, scorecard) look back this far.
+COMPLETION_WINDOW_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Completion:
+    """Check-ups done out of those that fell due in the window (cancelled ones left out)."""
+
+    due: int
+    done: int
+
+    @property
+    def rate(self) -> int | None:
+        return round(100 * self.done / self.due) if self.due else None
+
+
+def completion_counts(since: datetime, until: datetime) -> dict[str, Count]:
+    """The aggregates behind a ``Completion``, for ``.aggregate()`` or a grouped ``.annotate()``."""
+    window = completion_window_q(since, until)
+    return {"due": Count("pk", filter=window), "done": Count("pk", filter=window & Q(status=Status.DONE))}
 
 
 def bounded(queryset: QuerySet, limit: int) -> tuple[list, bool]:

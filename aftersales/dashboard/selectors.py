@@ -17,11 +17,12 @@ from django.utils import timezone
 from customers.models import Customer, FlagReason, RiskFlag
 from feedback.models import SurveyInvitation, SurveyResponse
 from feedback.scores import DETRACTORS, PROMOTERS
-from touchpoints.models import Status, TouchPoint
+from touchpoints.models import TouchPoint, completion_window_q, overdue_q
+from touchpoints.selectors import COMPLETION_WINDOW_DAYS, Completion, completion_counts
 
 MONTHS = 12
 NPS_WINDOW_DAYS = 90
-CHECKUP_WINDOW_DAYS = 90
+CHECKUP_WINDOW_DAYS = COMPLETION_WINDOW_DAYS
 
 
 def month_starts(now: dt.datetime, count: int = MONTHS) -> list[dt.datetime]:
@@ -43,8 +44,13 @@ def month_key(moment: dt.datetime | dt.date) -> str:
 
 def headline(now: dt.datetime) -> dict:
     """The cards at the top: customers, at risk now, open flags by reason, overdue check-ups, NPS of 90 days."""
+    # Customers per reason, as the at-risk list filtered by that reason counts them (visible flags).
     open_flags = dict(
-        RiskFlag.objects.open().order_by().values("reason").annotate(n=Count("pk")).values_list("reason", "n")
+        RiskFlag.objects.visible(now)
+        .order_by()
+        .values("reason")
+        .annotate(n=Count("customer", distinct=True))
+        .values_list("reason", "n")
     )
     nps = SurveyResponse.objects.filter(
         submitted_at__gte=now - dt.timedelta(days=NPS_WINDOW_DAYS), nps__isnull=False
@@ -53,14 +59,20 @@ def headline(now: dt.datetime) -> dict:
         promoters=Count("pk", filter=PROMOTERS),
         detractors=Count("pk", filter=DETRACTORS),
     )
-    # Snoozed flags count: snoozing a flag does not make the customer safe.
-    flagged = Exists(RiskFlag.objects.open().filter(customer=OuterRef("pk")))
-    customers = Customer.objects.order_by().aggregate(total=Count("pk"), at_risk=Count("pk", filter=Q(flagged)))
+    # At risk as the at-risk list it opens counts it (Customer.objects.at_risk): a snoozed flag waits there.
+    at_risk = Customer.objects.at_risk(now).filter(pk=OuterRef("pk"))
+    overdue = TouchPoint.objects.overdue(now).filter(customer=OuterRef("pk"))
+    customers = Customer.objects.order_by().aggregate(
+        total=Count("pk"),
+        at_risk=Count("pk", filter=Q(Exists(at_risk))),
+        overdue=Count("pk", filter=Q(Exists(overdue))),
+    )
     return {
         "customer_count": customers["total"],
         "at_risk_count": customers["at_risk"],
         "flags_by_reason": [[value, open_flags.get(value, 0)] for value in FlagReason.values],
-        "overdue_count": TouchPoint.objects.overdue(now).count(),
+        # Customers with an overdue check-up: the rows of the drill-down the card opens.
+        "overdue_count": customers["overdue"],
         "nps": nps,
     }
 
@@ -154,22 +166,16 @@ def checkups_by_rep(now: dt.datetime, *, days: int = CHECKUP_WINDOW_DAYS) -> lis
     One query grouped by assignee, names included.
     """
     since = now - dt.timedelta(days=days)
-    window = Q(due_at__gte=since, due_at__lt=now) & ~Q(status=Status.CANCELLED)
-    overdue = Q(status=Status.SCHEDULED, due_at__lt=now)
     rows = (
-        TouchPoint.objects.filter(window | overdue)
+        TouchPoint.objects.filter(completion_window_q(since, now) | overdue_q(now))
         .order_by()
         .values("assignee", "assignee__first_name", "assignee__last_name", "assignee__username")
-        .annotate(
-            due=Count("pk", filter=window),
-            done=Count("pk", filter=window & Q(status=Status.DONE)),
-            overdue=Count("pk", filter=overdue),
-        )
+        .annotate(**completion_counts(since, now), overdue=Count("pk", filter=overdue_q(now)))
     )
     result = []
     for row in rows:
         name = f"{row['assignee__first_name']} {row['assignee__last_name']}".strip() or row["assignee__username"]
-        rate = round(100 * row["done"] / row["due"]) if row["due"] else None
+        rate = Completion(due=row["due"], done=row["done"]).rate
         result.append(
             {"id": row["assignee"], "name": name, "due": row["due"], "done": row["done"], "rate": rate}
             | {"overdue": row["overdue"]}

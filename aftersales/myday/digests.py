@@ -86,10 +86,8 @@ def digest_for(user, *, now: datetime, hours: WorkHours) -> Digest:
     day = Day.of(now, hours.tz)
     scheduled = TouchPoint.objects.assigned_to(user).scheduled().select_related("customer").order_by("due_at", "pk")
     digest = Digest(day=day)
-    digest.overdue, digest.overdue_more = bounded(scheduled.filter(due_at__lt=day.start), DIGEST_LIST_LIMIT)
-    digest.due_today, digest.due_today_more = bounded(
-        scheduled.filter(due_at__gte=day.start, due_at__lt=day.end), DIGEST_LIST_LIMIT
-    )
+    digest.overdue, digest.overdue_more = bounded(scheduled.overdue(now), DIGEST_LIST_LIMIT)
+    digest.due_today, digest.due_today_more = bounded(scheduled.due_later_today(now, day.end), DIGEST_LIST_LIMIT)
     visible = RiskFlag.objects.visible(now)
     digest.at_risk, digest.at_risk_more = bounded(
         Customer.objects.filter(owner=user).filter(Exists(visible.filter(customer=OuterRef("pk")))).order_by("name"),
@@ -174,7 +172,7 @@ def weekly_rows(*, start: datetime, end: datetime, now: datetime) -> list[RepWee
     fill("done", done, "assignee")
     fill("missed", TouchPoint.objects.filter(status=Status.MISSED, due_at__gte=start, due_at__lt=end), "assignee")
     fill("overdue", TouchPoint.objects.overdue(now), "assignee")
-    fill("at_risk", Customer.objects.filter(Exists(RiskFlag.objects.open().filter(customer=OuterRef("pk")))), "owner")
+    fill("at_risk", Customer.objects.at_risk(now), "owner")
     answers = SurveyResponse.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
     for owner_id, count, detractors in (
         answers.order_by().values_list("customer__owner").annotate(n=Count("pk"), d=Count("pk", filter=DETRACTORS))

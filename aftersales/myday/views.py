@@ -39,9 +39,9 @@ def my_day(request: HttpRequest) -> HttpResponse:
 
     # Served by touchpoint_myday_idx (assignee, status, due_at), each a bounded range.
     scheduled = TouchPoint.objects.assigned_to(user).scheduled().select_related("customer").order_by("due_at", "pk")
-    overdue, overdue_more = bounded(scheduled.filter(due_at__lt=today.start), MY_DAY_LIMIT)
+    overdue, overdue_more = bounded(scheduled.overdue(now), MY_DAY_LIMIT)
     with_days_overdue(overdue, today)
-    due_today, due_today_more = bounded(scheduled.filter(due_at__gte=today.start, due_at__lt=today.end), MY_DAY_LIMIT)
+    due_today, due_today_more = bounded(scheduled.due_later_today(now, today.end), MY_DAY_LIMIT)
     upcoming, upcoming_more = bounded(scheduled.filter(due_at__gte=today.end, due_at__lt=upcoming_end), MY_DAY_LIMIT)
 
     # Snoozed flags stay off My day until the snooze ends.

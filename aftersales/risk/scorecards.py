@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.utils import timezone
 
-from customers.models import HEALTH_BAND_RANGES, Customer, RiskFlag
+from customers.models import HEALTH_BAND_RANGES, Customer
+from feedback.models import SurveyInvitation, SurveyResponse
 from feedback.scores import DETRACTORS, PROMOTERS
-from touchpoints.models import Status, TouchPoint
+from touchpoints.models import Status, TouchPoint, overdue_q
+from touchpoints.selectors import COMPLETION_WINDOW_DAYS, Completion, completion_counts
 
-SCORECARD_DAYS = 90
+SCORECARD_DAYS = COMPLETION_WINDOW_DAYS
 
 
 def _percent(part: int, whole: int) -> int | None:
@@ -33,6 +35,7 @@ class Scorecard:
     bands: dict[str, int]
     unscored: int
     overdue: int
+    due: int
     done: int
     missed: int
     nps_responses: int
@@ -47,8 +50,8 @@ class Scorecard:
 
     @property
     def completion_rate(self) -> int | None:
-        """Check-ups done out of those that fell due in the window and were done or missed."""
-        return _percent(self.done, self.done + self.missed)
+        """Check-ups done out of those that fell due in the window (the dashboard's figure for this rep)."""
+        return Completion(due=self.due, done=self.done).rate
 
     @property
     def nps(self) -> int | None:
@@ -63,8 +66,6 @@ class Scorecard:
 
 
 def rep_scorecard(rep, *, now: dt.datetime | None = None) -> Scorecard:
-    from feedback.models import SurveyInvitation, SurveyResponse  # feedback depends on customers
-
     now = now or timezone.now()
     since = now - dt.timedelta(days=SCORECARD_DAYS)
     book = Customer.objects.filter(owner=rep).order_by()
@@ -74,14 +75,14 @@ def rep_scorecard(rep, *, now: dt.datetime | None = None) -> Scorecard:
     }
     counts = book.aggregate(
         customers=Count("pk"),
-        at_risk=Count("pk", filter=Q(Exists(RiskFlag.objects.visible(now).filter(customer=OuterRef("pk"))))),
+        at_risk=Count("pk", filter=Q(Exists(Customer.objects.at_risk(now).filter(pk=OuterRef("pk"))))),
         unscored=Count("pk", filter=Q(health_score__isnull=True)),
         **band_counts,
     )
     assigned = TouchPoint.objects.filter(assignee=rep).order_by()
     checkups = assigned.aggregate(
-        overdue=Count("pk", filter=Q(status=Status.SCHEDULED, due_at__lt=now)),
-        done=Count("pk", filter=Q(status=Status.DONE, due_at__gte=since, due_at__lt=now)),
+        overdue=Count("pk", filter=overdue_q(now)),
+        **completion_counts(now - dt.timedelta(days=COMPLETION_WINDOW_DAYS), now),
         missed=Count("pk", filter=Q(status=Status.MISSED, due_at__gte=since, due_at__lt=now)),
     )
     answers = SurveyResponse.objects.filter(customer__owner=rep, submitted_at__gte=since).order_by()
@@ -107,6 +108,7 @@ def rep_scorecard(rep, *, now: dt.datetime | None = None) -> Scorecard:
         bands={band: counts[band] for band in HEALTH_BAND_RANGES},
         unscored=counts["unscored"],
         overdue=checkups["overdue"],
+        due=checkups["due"],
         done=checkups["done"],
         missed=checkups["missed"],
         nps_responses=survey["nps_responses"],
