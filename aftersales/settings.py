@@ -288,7 +288,8 @@ if env_bool("BEHIND_HTTPS_PROXY", False):
 # *attributes* stay allowed because the care-plan and survey pages share their markup with
 # the emails, which need inline styles for mail clients (and a few pages size bars and legend
 # swatches from data): an attribute can restyle a page but cannot run script. The dev mailbox's HTML view sends its
-# own stricter policy (aftersales/mailbox_views.py), which the middleware leaves alone.
+# own stricter policy (aftersales/mailbox_views.py), which the middleware leaves alone; /api/redoc/
+# adds only what Redoc needs, on that page (REDOC_CSP in aftersales/api/urls.py).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
