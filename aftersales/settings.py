@@ -402,8 +402,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"client_error_without_traceback": {"()": "aftersales.logfilters.ClientErrorWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # axes logs every login at INFO; failures and lockouts are WARNING.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        # Django's default config gives "django" its own console handler (when DEBUG) and
+        # mail_admins (no ADMINS here): with the root's console, every record printed twice.
+        # Its records go to the root's handler only.
+        "django": {"handlers": [], "level": "INFO"},
+        # A 403 or 404 is one line ("Forbidden (Permission denied): /path"), not a traceback.
+        "django.request": {"filters": ["client_error_without_traceback"]},
+        "django.db.backends": {"level": "WARNING"},
+        # axes logs every login at INFO; failures and lockouts are WARNING.
+        "axes": {"level": "WARNING"},
+    },
 }
