@@ -8,14 +8,13 @@ dev mailbox kept in the database.
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_db, env_email, env_int, env_list, env_str
+from .env import dev_secret_key, env_bool, env_db, env_email, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -32,12 +31,8 @@ def _secret_key() -> str:
         return key
     if not DEBUG:
         raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=true for a local dev key kept in var/).")
-    # Local development only: a random key kept outside the repository.
-    path = VAR_DIR / "dev-secret-key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    # Local development only (manage.py hands the same key to commands run by hand).
+    return dev_secret_key(VAR_DIR)
 
 
 SECRET_KEY = _secret_key()
