@@ -8,14 +8,13 @@ dev mailbox kept in the database.
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
-from aftersales.core.env import env_bool, env_db, env_email, env_int, env_list, env_str
+from aftersales.core.env import dev_secret_key, env_bool, env_db, env_email, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -32,12 +31,8 @@ def _secret_key() -> str:
         return key
     if not DEBUG:
         raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=true for a local dev key kept in var/).")
-    # Local development only: a random key kept outside the repository.
-    path = VAR_DIR / "dev-secret-key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    # Local development only (manage.py hands the same key to commands run by hand).
+    return dev_secret_key(VAR_DIR)
 
 
 SECRET_KEY = _secret_key()
@@ -288,7 +283,8 @@ if env_bool("BEHIND_HTTPS_PROXY", False):
 # *attributes* stay allowed because the care-plan and survey pages share their markup with
 # the emails, which need inline styles for mail clients (and a few pages size bars and legend
 # swatches from data): an attribute can restyle a page but cannot run script. The dev mailbox's HTML view sends its
-# own stricter policy (aftersales/mail/views.py), which the middleware leaves alone.
+# own stricter policy (aftersales/mail/views.py), which the middleware leaves alone; /api/redoc/
+# adds only what Redoc needs, on that page (REDOC_CSP in aftersales/api/urls.py).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -401,8 +397,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"client_error_without_traceback": {"()": "aftersales.core.logfilters.ClientErrorWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # axes logs every login at INFO; failures and lockouts are WARNING.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        # Django's default config gives "django" its own console handler (when DEBUG) and
+        # mail_admins (no ADMINS here): with the root's console, every record printed twice.
+        # Its records go to the root's handler only.
+        "django": {"handlers": [], "level": "INFO"},
+        # A 403 or 404 is one line ("Forbidden (Permission denied): /path"), not a traceback.
+        "django.request": {"filters": ["client_error_without_traceback"]},
+        "django.db.backends": {"level": "WARNING"},
+        # axes logs every login at INFO; failures and lockouts are WARNING.
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -96,3 +96,26 @@ def test_the_public_survey_and_care_plan_pages_have_no_violations(watched, live_
 
     watched.goto(f"{live_server.url}{reverse('careplan', args=[careplan_token(customer)])}")
     assert_clean(watched, "care-plan page")
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "operation"),
+    [
+        # Swagger UI links each operation by its path; Redoc heads each one with its operationId.
+        ("/api/docs/", "link", "/api/purchases/"),
+        ("/api/redoc/", "heading", "purchases_create"),
+    ],
+    ids=["swagger", "redoc"],
+)
+def test_the_api_docs_render_the_api_under_the_csp(watched, live_server, mary, path, role, operation):
+    """docs/API.md sends integrators to both pages: each renders the API's operations, with no CSP
+    violation and no script error."""
+    errors: list[str] = []
+    watched.on("pageerror", lambda exc: errors.append(str(exc)))
+    _log_in(watched, live_server.url, "mary")
+    watched.wait_for_url(f"{live_server.url}/dashboard/")
+
+    watched.goto(f"{live_server.url}{path}")
+    watched.get_by_role(role, name=operation).first.wait_for(state="visible")
+    assert_clean(watched, path)
+    assert errors == [], f"{path}: {errors}"

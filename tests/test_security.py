@@ -106,6 +106,30 @@ def test_no_page_has_inline_scripts_or_event_handler_attributes(alice_client, ma
         assert not re.search(r"\son[a-z]+\s*=", html), f"{name}: an on* handler attribute"
 
 
+def _directives(response) -> dict[str, str]:
+    policy = response["Content-Security-Policy"]
+    return dict(part.strip().split(" ", 1) for part in policy.split(";") if " " in part.strip())
+
+
+@pytest.mark.django_db
+def test_redocs_allowances_stay_on_its_page(mary_client):
+    """/api/redoc/ may run a blob: worker and nonce'd <style> elements; scripts stay as strict, and
+    the API's other docs page and the app's pages get none of it."""
+    redoc = mary_client.get(reverse("api:redoc"))
+    directives = _directives(redoc)
+    nonce = directives["script-src"].split("'nonce-")[1].split("'")[0]
+
+    assert redoc.status_code == 200
+    assert directives["worker-src"] == "blob:"
+    assert f"'nonce-{nonce}'" in directives["style-src-elem"]
+    assert "'unsafe-inline'" not in directives["style-src-elem"] + directives["script-src"]
+    assert f'nonce="{nonce}"' in redoc.content.decode(), "the nonce reaches Redoc through its start-up script"
+    assert "fonts.googleapis.com" not in redoc.content.decode()
+    for other in (mary_client.get(reverse("api:docs")), mary_client.get(reverse("dashboard"))):
+        assert "worker-src" not in _directives(other)
+        assert "blob:" not in other["Content-Security-Policy"]
+
+
 @pytest.mark.django_db
 def test_the_dev_mailbox_html_view_keeps_its_own_stricter_policy(mary_client, mary):
     from aftersales.mail.models import MailboxMessage

@@ -8,6 +8,8 @@ with a message naming the variable instead of silently meaning something else.
 from __future__ import annotations
 
 import os
+import secrets
+from pathlib import Path
 from typing import Any
 
 import environ
@@ -81,3 +83,24 @@ def env_email(name: str) -> dict[str, Any] | None:
         return environ.Env.email_url_config(url)
     except Exception as exc:
         raise ImproperlyConfigured(f"{name} is not a usable email URL: {exc}") from None
+
+
+def dev_secret_key(var_dir: Path) -> str:
+    """The key of one machine's development setup: random, made once, kept in var_dir (not in the repository).
+
+    Written aside and linked into place, so processes starting together (web, worker, beat, a
+    command) all read the one complete key that won.
+    """
+    path = var_dir / "dev-secret-key"
+    if not path.exists():
+        draft = var_dir / f".dev-secret-key.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(50))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process was first: use its key
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
