@@ -167,6 +167,7 @@ def test_the_audit_section_costs_the_same_queries_however_long_the_trail(client,
     client.force_login(mary)
     url = customer.get_absolute_url()
     audit_record(actor=alice, action=AuditAction.CHANGED, obj=customer, changes={"phone": ["1", "2"]})
+    client.get(url)  # the first view computes the new customer's due health score (a fixed cost, once)
     with CaptureQueriesContext(connection) as small:
         client.get(url)
     for n in range(60):

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import models
 
 from aftersales.audit.models import AuditAction, AuditEvent
+from aftersales.core.erasure import ERASED_TEXT
 
 # The Audit section of the customer page shows this many events (bounded, one query).
 CUSTOMER_AUDIT_LIMIT = 50
@@ -108,3 +109,13 @@ def audit_record_many(*, actor, action: str, object_type: str, rows: Iterable[tu
         for object_id, customer_id, changes in rows
     ]
     return len(AuditEvent.objects.bulk_create(events, batch_size=500))
+
+
+def audit_erase_customer(*, customer_id: int) -> None:
+    """Erasure (GDPR): the trail keeps which fields changed and when, not the old or new values."""
+    events = AuditEvent.objects.filter(
+        models.Q(customer_id=customer_id) | models.Q(object_type="customers.customer", object_id=customer_id)
+    )
+    for event in events.only("pk", "changes"):
+        scrubbed = dict.fromkeys(event.changes or {}, ERASED_TEXT)
+        AuditEvent.objects.filter(pk=event.pk).update(changes=scrubbed)

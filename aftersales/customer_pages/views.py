@@ -24,7 +24,7 @@ from aftersales.customer_pages.selectors import (
     health_moves,
     sort_choices,
 )
-from aftersales.health.services import health_refresh
+from aftersales.health.services import health_current
 from customers.models import Customer, HealthBand, Product
 
 PAGE_SIZE = 25
@@ -163,10 +163,8 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Another rep's customer is a 404, not a 403: we do not confirm it exists."""
     customer = get_object_or_404(Customer.objects.owned_by(request.user).select_related("owner"), pk=pk)
     now = timezone.now()
-    if customer.health_due_at is not None and customer.health_due_at <= now:
-        # A flag raised or resolved, a check-up logged: show the band as it is now, not the sweep's last one.
-        health_refresh(customer_ids=[customer.pk], now=now)
-        customer.refresh_from_db(fields=["health_score", "health_explanation", "health_updated_at", "health_due_at"])
+    # A flag raised or resolved, a check-up logged: show the band as it is now, not the sweep's last one.
+    health_current([customer], now=now)
     days_since_contact = (now - customer.last_contact_at).days if customer.last_contact_at else None
     return render(
         request,

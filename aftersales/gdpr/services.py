@@ -36,22 +36,24 @@ import zipfile
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 
-from aftersales.audit.models import AuditAction, AuditEvent
-from aftersales.audit.services import audit_record
+from aftersales.audit.models import AuditAction
+from aftersales.audit.services import audit_erase_customer, audit_record
 from aftersales.core.csv import csv_safe
-from aftersales.mail.models import MailboxMessage, OutboxEmail
+from aftersales.mail.models import OutboxEmail
+from aftersales.mail.outbox import outbox_erase_customer
 from aftersales.mail.suppression import email_suppress
-from aftersales.webhooks.models import WebhookDelivery
+from aftersales.webhooks.services import webhook_payloads_erase_customer
 from customers.models import Customer, RiskFlag
-from feedback.models import EmailConsentEvent, SurveyInvitation, SurveyResponse, hash_token, new_token
-from touchpoints.models import Status, TouchPoint
+from customers.services import customer_anonymise
+from feedback.models import EmailConsentEvent, SurveyInvitation, SurveyResponse
+from feedback.services.answers import answers_erase_customer
+from feedback.services.invitations import invitations_erase_customer
+from touchpoints.models import TouchPoint
+from touchpoints.services import touchpoints_erase_customer
 
 EXPORT_FORMATS = ("json", "csv")
-ERASED_TEXT = "(erased)"
 
 
 def erased_name(customer: Customer) -> str:
@@ -178,27 +180,14 @@ def customer_erase(*, customer: Customer, by) -> Customer:
     address = customer.email.strip().lower()
     email_suppress(address=address, reason=f"Customer #{customer.pk} erased")
 
-    _erase_mail(customer, address)
-    _erase_links(customer, now)
-    # A low answer whose loop the worker has not opened yet opens nothing now: no flag, call or alert.
-    SurveyResponse.objects.filter(customer=customer).update(comment="", loop_pending="", loop_pending_at=None)
-    TouchPoint.objects.filter(customer=customer, status=Status.SCHEDULED).update(
-        status=Status.CANCELLED, cancel_reason="", updated_at=now
-    )
-    TouchPoint.objects.filter(customer=customer).update(notes="", next_step="", cancel_reason="", updated_at=now)
-    TouchPoint.objects.filter(customer=customer, plan_step__isnull=True).update(objective="")
-    RiskFlag.objects.filter(customer=customer, resolved_at__isnull=True).update(
-        resolved_at=now, resolved_by=by, resolution="Customer erased."
-    )
-    RiskFlag.objects.filter(customer=customer).update(detail="", data={})
-    _erase_audit_values(customer)
-    _erase_webhook_payloads(customer)
-
-    Customer.objects.filter(pk=customer.pk).update(
-        name=erased_name(customer), company="", email="", phone="", notes="", external_ref=None,
-        email_opt_out=True, email_opt_out_at=customer.email_opt_out_at or now, health_explanation=[],
-        erased_at=now, updated_at=now,
-    )  # fmt: skip
+    # Each app scrubs what it owns (its own service), in this one transaction.
+    outbox_erase_customer(customer_id=customer.pk, address=address)
+    invitations_erase_customer(customer=customer, now=now)
+    answers_erase_customer(customer=customer)
+    touchpoints_erase_customer(customer=customer, now=now)
+    audit_erase_customer(customer_id=customer.pk)
+    webhook_payloads_erase_customer(customer_id=customer.pk, name=erased_name(customer))
+    customer_anonymise(customer=customer, by=by, name=erased_name(customer), now=now)
     customer.refresh_from_db()
     audit_record(
         actor=by,
@@ -207,47 +196,3 @@ def customer_erase(*, customer: Customer, by) -> Customer:
         changes={"erased": ["name", "company", "email", "phone", "notes", "external_ref", "free text"]},
     )
     return customer
-
-
-def _erase_mail(customer: Customer, address: str) -> None:
-    """Pending mail is withdrawn; sent mail keeps only its kind and dates."""
-    # A row a worker holds right now (live lease) may already be on its way; it is scrubbed below instead.
-    OutboxEmail.objects.pending().filter(customer=customer).exclude(leased_until__gte=timezone.now()).delete()
-    mail = OutboxEmail.objects.filter(customer=customer)
-    if address:
-        mail.annotate(to_lower=Lower("to")).filter(to_lower=address).update(to="")
-    mail.update(subject=ERASED_TEXT, body_text="", body_html="", headers={}, reply_to="")
-    if address:
-        # The dev mailbox's copies (only filled when no SMTP server is configured).
-        MailboxMessage.objects.filter(to__icontains=address).delete()
-
-
-def _erase_webhook_payloads(customer: Customer) -> None:
-    """Webhook events name the customer (``{"customer": {"id", "external_ref", "name"}}``): keep the id only."""
-    for delivery in WebhookDelivery.objects.filter(payload__customer__id=customer.pk).only("pk", "payload"):
-        payload = {
-            **delivery.payload,
-            "customer": {"id": customer.pk, "external_ref": None, "name": erased_name(customer)},
-        }
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(payload=payload)
-
-
-def _erase_links(customer: Customer, now) -> None:
-    """No invitation link of theirs opens anything: planned ones go, the rest expire with a random token."""
-    SurveyInvitation.objects.filter(customer=customer, sent_at__isnull=True).delete()
-    SurveyInvitation.objects.filter(
-        customer=customer, responded_at__isnull=True, expires_at__gt=now, send_at__lt=now
-    ).update(expires_at=now)
-    for pk in SurveyInvitation.objects.filter(customer=customer).values_list("pk", flat=True):
-        # One UPDATE each (a customer has a handful): the column is unique, so each needs its own random hash.
-        SurveyInvitation.objects.filter(pk=pk).update(token_hash=hash_token(new_token()))
-
-
-def _erase_audit_values(customer: Customer) -> None:
-    """The trail keeps which fields changed and when, not the old or new values."""
-    events = AuditEvent.objects.filter(
-        Q(customer=customer) | Q(object_type="customers.customer", object_id=customer.pk)
-    )
-    for event in events.only("pk", "changes"):
-        scrubbed = dict.fromkeys(event.changes or {}, ERASED_TEXT)
-        AuditEvent.objects.filter(pk=event.pk).update(changes=scrubbed)

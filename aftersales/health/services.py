@@ -170,17 +170,25 @@ def health_recompute(*, now: dt.datetime | None = None, batch_size: int = 500, l
     return written
 
 
-def health_refresh(*, customer_ids: Iterable[int], now: dt.datetime | None = None) -> int:
-    """Recompute, now, the customers among ``customer_ids`` whose score is due: what a page shows next.
+def health_current(customers: Iterable[Customer], *, now: dt.datetime | None = None) -> None:
+    """Set the score and explanation of the due ones among ``customers`` to what they are now, without saving.
 
     A flag raised or resolved, a check-up logged, marks the customer due; the
-    page that shows the customer next (its own page, the at-risk list) calls
-    this for the rows it shows, so the band it prints is never the stale one.
-    A fixed number of queries for a page of customers; nothing when none is due.
+    page that shows the customer next computes their score in memory, so the
+    band it prints is never the stale one, and a GET still writes nothing: the
+    sweep stores it within minutes. A fixed number of queries for a page of
+    customers; none when none is due.
     """
     now = now or timezone.now()
-    rows = list(_due_rows(Customer.objects.filter(pk__in=list(customer_ids)), now))
-    return _recompute_rows(rows, now=now, weights=health_weights()) if rows else 0
+    due = [c for c in customers if c.health_due_at is not None and c.health_due_at <= now]
+    if not due:
+        return
+    weights = health_weights()
+    signals = customer_signals([c.pk for c in due], now=now)
+    for customer in due:
+        found = signals[customer.pk]
+        found.last_contact_at, found.quiet_after = customer.last_contact_at, customer.quiet_after
+        customer.health_score, customer.health_explanation = health_score(found, now=now, weights=weights)
 
 
 def _due_rows(customers, now: dt.datetime):

@@ -32,10 +32,12 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Lower
 from django.utils import timezone
 
+from aftersales.core.erasure import ERASED_TEXT
 from aftersales.core.queue import task_send
-from aftersales.mail.models import OutboxEmail
+from aftersales.mail.models import MailboxMessage, OutboxEmail
 from aftersales.mail.suppression import email_suppressed, emails_suppressed
 
 logger = logging.getLogger(__name__)
@@ -155,6 +157,19 @@ def _queue_sweep() -> None:
 
 def _queue_delivery(email_id: int) -> None:
     task_send(DELIVER_TASK, args=[email_id])
+
+
+def outbox_erase_customer(*, customer_id: int, address: str) -> None:
+    """Erasure (GDPR): pending mail to the customer is withdrawn; sent mail keeps only its kind and dates."""
+    # A row a worker holds right now (live lease) may already be on its way; it is scrubbed below instead.
+    OutboxEmail.objects.pending().filter(customer_id=customer_id).exclude(leased_until__gte=timezone.now()).delete()
+    mail = OutboxEmail.objects.filter(customer_id=customer_id)
+    if address:
+        mail.annotate(to_lower=Lower("to")).filter(to_lower=address).update(to="")
+    mail.update(subject=ERASED_TEXT, body_text="", body_html="", headers={}, reply_to="")
+    if address:
+        # The dev mailbox's copies (only filled when no SMTP server is configured).
+        MailboxMessage.objects.filter(to__icontains=address).delete()
 
 
 def outbox_deliver(*, email_id: int, connection: BaseEmailBackend | None = None) -> bool:

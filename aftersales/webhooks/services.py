@@ -177,6 +177,13 @@ def _queue(ids: list[int]) -> None:
         task_send(DELIVER_TASK, args=[delivery_id])
 
 
+def webhook_payloads_erase_customer(*, customer_id: int, name: str) -> None:
+    """Erasure (GDPR): events name the customer (``{"customer": {"id", "external_ref", "name"}}``): keep the id."""
+    for delivery in WebhookDelivery.objects.filter(payload__customer__id=customer_id).only("pk", "payload"):
+        payload = {**delivery.payload, "customer": {"id": customer_id, "external_ref": None, "name": name}}
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(payload=payload)
+
+
 # --- Delivering -------------------------------------------------------------------------------
 
 

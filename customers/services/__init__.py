@@ -4,8 +4,10 @@ One module per job; the names are gathered here so callers import them from
 ``customers.services``.
 """
 
+from customers.services.consent import customer_email_opt_out_set
 from customers.services.contact import customer_contact_move, customer_record_two_way_contact
 from customers.services.customers import customer_create
+from customers.services.erasure import customer_anonymise
 from customers.services.flags import (
     FLAG_DETAIL_MAX_LENGTH,
     SNOOZE_MAX_DAYS,
@@ -16,6 +18,7 @@ from customers.services.flags import (
     riskflags_raise_many,
 )
 from customers.services.health import WEIGHT_RANGE, healthweights_update
+from customers.services.owners import customers_owner_set
 from customers.services.purchases import purchase_create, purchase_event_payload
 
 __all__ = [
@@ -23,8 +26,11 @@ __all__ = [
     "SNOOZE_MAX_DAYS",
     "WEIGHT_RANGE",
     "FlagRaise",
+    "customer_anonymise",
     "customer_contact_move",
     "customer_create",
+    "customer_email_opt_out_set",
+    "customers_owner_set",
     "customer_record_two_way_contact",
     "healthweights_update",
     "purchase_create",

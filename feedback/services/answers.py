@@ -282,3 +282,8 @@ def review_url(response: SurveyResponse) -> str:
     """Where a promoter is invited to leave a review; empty when not configured or not a promoter."""
     url = settings.AFTERSALES.get("REVIEW_URL", "")
     return url if url and is_promoter(response.nps) else ""
+
+
+def answers_erase_customer(*, customer) -> None:
+    """Erasure (GDPR): comments go; a low answer whose loop the worker has not opened yet opens nothing now."""
+    SurveyResponse.objects.filter(customer=customer).update(comment="", loop_pending="", loop_pending_at=None)

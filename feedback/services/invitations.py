@@ -37,7 +37,7 @@ from django.utils import timezone
 from aftersales.mail.models import OutboxEmail
 from aftersales.mail.suppression import email_suppressed
 from customers.models import Customer
-from feedback.models import SurveyInvitation, hash_token
+from feedback.models import SurveyInvitation, hash_token, new_token
 from feedback.services.planning import (
     BATCH_SIZE,
     MAX_PER_RUN,
@@ -236,3 +236,14 @@ def invitations_remind(*, batch_size: int = BATCH_SIZE) -> int:
         for batch in _batches(_remindable(now), "sent_at", batch_size)
         for pk in batch
     )
+
+
+def invitations_erase_customer(*, customer, now: dt.datetime) -> None:
+    """Erasure (GDPR): no invitation link of theirs opens anything; planned ones go, the rest expire."""
+    SurveyInvitation.objects.filter(customer=customer, sent_at__isnull=True).delete()
+    SurveyInvitation.objects.filter(
+        customer=customer, responded_at__isnull=True, expires_at__gt=now, send_at__lt=now
+    ).update(expires_at=now)
+    for pk in SurveyInvitation.objects.filter(customer=customer).values_list("pk", flat=True):
+        # One UPDATE each (a customer has a handful): the column is unique, so each needs its own random hash.
+        SurveyInvitation.objects.filter(pk=pk).update(token_hash=hash_token(new_token()))

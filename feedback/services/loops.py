@@ -47,7 +47,8 @@ from customers.services import FlagRaise, riskflags_raise_many
 from feedback.models import SurveyResponse
 from touchpoints import scheduling
 from touchpoints.careplan import email_subject
-from touchpoints.models import Channel, Kind, Status, TouchPoint
+from touchpoints.models import Status, TouchPoint
+from touchpoints.services import CallBack, close_loop_calls_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -156,13 +157,10 @@ def _open(batch: list[SurveyResponse]) -> None:
         hooks=hooks,
     )
     new = [response for response, _ in work if response.followup_id is None]
-    followups = TouchPoint.objects.bulk_create(
-        [
-            TouchPoint(
+    followups = close_loop_calls_schedule(
+        calls=[
+            CallBack(
                 customer=response.customer,
-                assignee_id=response.customer.owner_id,
-                kind=Kind.CLOSE_LOOP,
-                channel=Channel.CALL,
                 objective=f"Call back about the survey answer ({_scores(response)})" + (_quoted(response) or "."),
                 # Within one business day of the answer, on the customer's calendar.
                 due_at=scheduling.next_business_day(response.loop_pending_at, response.customer.timezone),

@@ -21,6 +21,7 @@ from aftersales.audit.services import audit_record
 from aftersales.core.roles import is_manager
 from aftersales.mail.models import OutboxEmail
 from customers.models import Customer
+from customers.services import customer_email_opt_out_set
 from feedback.models import ConsentAction, EmailConsentEvent
 from touchpoints.careplan import signed_customer
 
@@ -53,12 +54,8 @@ def customer_unsubscribe(*, customer: Customer) -> bool:
     the queue drains.
     """
     now = timezone.now()
-    changed = Customer.objects.filter(pk=customer.pk, email_opt_out=False).update(
-        email_opt_out=True, email_opt_out_at=now, updated_at=now
-    )
-    if not changed:
+    if not customer_email_opt_out_set(customer=customer, opted_out=True, at=now):
         return False
-    customer.email_opt_out, customer.email_opt_out_at = True, now
     EmailConsentEvent.objects.create(customer=customer, action=ConsentAction.OPTED_OUT, at=now)
     # No actor: the customer clicked the link themselves.
     audit_record(actor=None, action=AuditAction.UNSUBSCRIBED, obj=customer, changes={"email_opt_out": [False, True]})
@@ -81,12 +78,8 @@ def customer_resubscribe(*, customer: Customer, by, reason: str) -> EmailConsent
     if len(reason) > REASON_MAX_LENGTH:
         raise ValidationError({"reason": f"Keep the reason under {REASON_MAX_LENGTH} characters."})
     now = timezone.now()
-    changed = Customer.objects.filter(pk=customer.pk, email_opt_out=True).update(
-        email_opt_out=False, email_opt_out_at=None, updated_at=now
-    )
-    if not changed:
+    if not customer_email_opt_out_set(customer=customer, opted_out=False, at=now):
         raise ValidationError("This customer is not unsubscribed; nothing was changed.", code="not_opted_out")
-    customer.email_opt_out, customer.email_opt_out_at = False, None
     audit_record(
         actor=by,
         action=AuditAction.RESUBSCRIBED,

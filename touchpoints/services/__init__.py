@@ -5,6 +5,7 @@ sale, handing customers over); the names are gathered here so callers import
 them from ``touchpoints.services``.
 """
 
+from touchpoints.services.callbacks import CallBack, close_loop_calls_schedule
 from touchpoints.services.checks import (
     CHECKUP_OUTCOMES,
     MAX_DAYS_AHEAD,
@@ -21,6 +22,7 @@ from touchpoints.services.checkups import (
     touchpoint_reschedule,
     touchpoints_survey_checked,
 )
+from touchpoints.services.erasure import touchpoints_erase_customer
 from touchpoints.services.owners import customers_reassign
 from touchpoints.services.sales import purchase_record
 
@@ -31,12 +33,15 @@ __all__ = [
     "NOTES_MAX_LENGTH",
     "OPEN_STATUSES",
     "REASON_MAX_LENGTH",
+    "CallBack",
     "Contact",
+    "close_loop_calls_schedule",
     "customers_reassign",
     "purchase_record",
     "touchpoint_cancel",
     "touchpoint_complete",
     "touchpoint_log_adhoc",
     "touchpoint_reschedule",
+    "touchpoints_erase_customer",
     "touchpoints_survey_checked",
 ]

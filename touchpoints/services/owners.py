@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
 
-from aftersales.audit.models import AuditAction
-from aftersales.audit.services import audit_record_many
-from aftersales.core.roles import is_manager, is_rep
-from customers.models import Customer
+from customers.services import customers_owner_set
 from touchpoints.models import Status, TouchPoint
 
 
@@ -19,27 +14,12 @@ from touchpoints.models import Status, TouchPoint
 def customers_reassign(*, customer_ids: Iterable[int], to_rep, by) -> int:
     """Give the customers to ``to_rep``, with their scheduled touch points; return how many changed owner.
 
-    Managers only. The customers are locked in primary-key order first, so two
-    reassignments of overlapping selections queue up instead of deadlocking,
-    and a touch point scheduled meanwhile by a rep on one of them is either
-    moved too or created after the lock with the new owner. Done, missed and
-    cancelled touch points keep their assignee: they are history.
+    Managers only. The customers are locked first (``customers_owner_set``), so a
+    touch point scheduled meanwhile by a rep on one of them is either moved too
+    or created after the lock with the new owner. Done, missed and cancelled
+    touch points keep their assignee: they are history.
     """
-    if not is_manager(by):
-        raise PermissionDenied("Only managers reassign customers.")
-    if not (to_rep.is_active and (is_rep(to_rep) or is_manager(to_rep))):
-        raise ValidationError({"to_rep": "Pick an active rep."})
-    ids = sorted({int(pk) for pk in customer_ids})
-    locked = list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", "owner_id"))
-    moving = [pk for pk, owner_id in locked if owner_id != to_rep.pk]
-    if not moving:
-        return 0
-    Customer.objects.filter(pk__in=moving).update(owner=to_rep, updated_at=timezone.now())
-    audit_record_many(
-        actor=by,
-        action=AuditAction.CHANGED,
-        object_type="customers.customer",
-        rows=[(pk, pk, {"owner_id": [owner_id, to_rep.pk]}) for pk, owner_id in locked if owner_id != to_rep.pk],
-    )
-    TouchPoint.objects.filter(customer_id__in=moving, status=Status.SCHEDULED).update(assignee=to_rep)
+    moving = customers_owner_set(customer_ids=customer_ids, to_rep=to_rep, by=by)
+    if moving:
+        TouchPoint.objects.filter(customer_id__in=moving, status=Status.SCHEDULED).update(assignee=to_rep)
     return len(moving)
