@@ -8,9 +8,11 @@ from customers.services.contact import customer_contact_move, customer_record_tw
 from customers.services.customers import customer_create
 from customers.services.flags import (
     FLAG_DETAIL_MAX_LENGTH,
+    RESOLUTION_MAX_LENGTH,
     SNOOZE_MAX_DAYS,
     FlagRaise,
     riskflag_raise,
+    riskflag_resolve,
     riskflag_snooze,
     riskflags_raise,
     riskflags_raise_many,
@@ -20,6 +22,7 @@ from customers.services.purchases import purchase_create, purchase_event_payload
 
 __all__ = [
     "FLAG_DETAIL_MAX_LENGTH",
+    "RESOLUTION_MAX_LENGTH",
     "SNOOZE_MAX_DAYS",
     "WEIGHT_RANGE",
     "FlagRaise",
@@ -30,6 +33,7 @@ __all__ = [
     "purchase_create",
     "purchase_event_payload",
     "riskflag_raise",
+    "riskflag_resolve",
     "riskflag_snooze",
     "riskflags_raise",
     "riskflags_raise_many",
