@@ -103,3 +103,14 @@ def test_a_new_flag_for_the_same_reason_can_be_raised_after_resolving(alice, fla
     again = RiskFlagFactory(customer=flag.customer, reason=FlagReason.DETRACTOR)
 
     assert list(RiskFlag.objects.open().filter(customer=flag.customer)) == [again]
+
+
+def test_the_refusal_speaks_the_users_language(alice, flag, compiled_messages):
+    from django.utils import translation
+
+    riskflag_resolve(flag=flag, by=alice, resolution="Called back")
+
+    with translation.override("es"), pytest.raises(ValidationError) as refused:
+        riskflag_resolve(flag=flag, by=alice, resolution="Otra vez")
+
+    assert refused.value.messages == ["Esta alerta ya se resolvió el 5 Mar 2026; no se ha cambiado nada."]
