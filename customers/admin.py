@@ -5,9 +5,9 @@ business: no save hooks here. Fields a service owns (the owner, consent,
 health, a flag's resolution) are read-only; changing them is an action that
 calls the service, so it is checked and audited like anywhere else (the
 "Reassign to…" action lives in touchpoints/admin.py, beside the check-ups it
-moves). Changelists must stay fast at 100k customers,
-so foreign keys are selected with the rows, pickers are autocompletes, and
-the big tables skip the extra unfiltered COUNT(*).
+moves). Changelists must stay fast at 100k customers, so foreign keys are
+selected with the rows, pickers are autocompletes, and the big tables skip
+the extra unfiltered COUNT(*).
 """
 
 from __future__ import annotations
