@@ -3,15 +3,17 @@
 Outbox rows are written by services in the same transaction as the change
 that caused them, and their delivery bookkeeping (lease, attempts, sent or
 failed) belongs to the delivery job: staff can read it, fix an address or a
-subject of a pending mail, but not fake a delivery or add mail by hand.
+subject of a pending mail, but not fake a delivery or add mail by hand; a
+sent or failed mail is a record and reads only. Webhook endpoints are checked
+by the API's rules in their form; their deliveries are the sweep's.
 """
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.db import models
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.html import format_html
@@ -23,7 +25,8 @@ from aftersales.audit.models import AuditEvent
 from aftersales.core.models import UserProfile
 from aftersales.imports.models import ImportJob
 from aftersales.mail.models import EmailSuppression, MailboxMessage, OutboxEmail
-from aftersales.webhooks.models import Webhook, WebhookDelivery
+from aftersales.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
+from aftersales.webhooks.services import webhook_url_errors
 
 
 class DeliveryFilter(admin.SimpleListFilter):
@@ -85,6 +88,12 @@ class OutboxEmailAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        # Sent or failed, the row is the record of what went out: nothing left to fix.
+        if obj is not None and obj.status != "pending":
+            return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
+        return list(self.readonly_fields)
+
     @admin.display(description=_("status"))
     def status(self, obj: OutboxEmail) -> str:
         return obj.status
@@ -132,25 +141,41 @@ class AftersalesUserAdmin(UserAdmin):
 # --- Webhooks, API idempotency and imports (written by services; staff read them) -------------
 
 
+class WebhookForm(forms.ModelForm):
+    """The rules of ``webhook_register`` as form errors: a refused URL or an unknown event is shown, never a 500."""
+
+    url = forms.URLField(label=_("URL"), max_length=Webhook._meta.get_field("url").max_length, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        label=_("events"), choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ["url", "events", "active", "description"]
+
+    def clean_url(self) -> str:
+        # The same URL rule as the API: no private or loopback targets unless the setting allows them.
+        url = self.cleaned_data["url"]
+        problem = webhook_url_errors(url)
+        if problem:
+            raise forms.ValidationError(problem, code="url_refused")
+        return url
+
+    def clean_events(self) -> list[str]:
+        return sorted(set(self.cleaned_data["events"]))
+
+
 @admin.register(Webhook)
 class WebhookAdmin(admin.ModelAdmin):
     """Endpoints are registered with ``webhook_register`` (API or here); the secret is shown for receivers."""
 
+    form = WebhookForm
     list_display = ("url", "events", "active", "created_at")
     list_filter = ("active",)
     search_fields = ("url", "description")
     readonly_fields = ("secret", "created_by", "created_at")
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request, obj, form, change) -> None:
-        # The same URL rule as the API: no private or loopback targets unless the setting allows them.
-        from django.core.exceptions import ValidationError
-
-        from aftersales.webhooks.services import webhook_url_errors
-
-        problem = webhook_url_errors(obj.url)
-        if problem:
-            raise ValidationError(problem)
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
@@ -158,7 +183,7 @@ class WebhookAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    """The delivery log: every event sent to an endpoint, its attempts and the last answer."""
+    """The delivery log: every event sent to an endpoint, its attempts and the last answer (the sweep's to write)."""
 
     list_display = ("event", "webhook", "status", "attempts", "last_status", "created_at", "delivered_at")
     list_filter = ("event",)

@@ -20,6 +20,7 @@ app.autodiscover_tasks(
         "aftersales.imports",
         "aftersales.myday",
         "aftersales.risk",
+        "aftersales.retention",
     ]
 )
 
@@ -52,4 +53,7 @@ app.conf.beat_schedule = {
     "webhook-sweep": {"task": "aftersales.tasks.webhook_sweep_task", "schedule": 60.0},
     # Managers' dashboard (aftersales/dashboard/rollups.py; command dashboard_refresh): the page shows "as of".
     "dashboard-refresh": {"task": "aftersales.dashboard.tasks.dashboard_refresh_task", "schedule": 300.0},
+    # Retention (aftersales/retention/services.py; command prune): old mail, webhook deliveries, idempotency
+    # keys and import files, in bounded batches; a backlog drains over the following hours.
+    "prune": {"task": "aftersales.retention.tasks.prune_task", "schedule": 3600.0},
 }

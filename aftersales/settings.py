@@ -357,6 +357,12 @@ AFTERSALES = {
     "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),
     "WEBHOOK_LEASE_SECONDS": env_int("WEBHOOK_LEASE_SECONDS", 60, minimum=10),
     "WEBHOOK_MAX_ATTEMPTS": env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1),
+    # Retention (aftersales/retention/services.py, the hourly prune): how long done records are kept.
+    # Pending mail and deliveries are never pruned; audit events are kept for good.
+    "OUTBOX_KEEP_DAYS": env_int("OUTBOX_KEEP_DAYS", 90, minimum=1),
+    "WEBHOOK_KEEP_DAYS": env_int("WEBHOOK_KEEP_DAYS", 90, minimum=1),
+    "IDEMPOTENCY_KEEP_HOURS": env_int("IDEMPOTENCY_KEEP_HOURS", 48, minimum=1),
+    "IMPORT_KEEP_DAYS": env_int("IMPORT_KEEP_DAYS", 30, minimum=1),
 }
 
 # The REST API (aftersales/api/): per-user tokens, the same row scoping as the pages.

@@ -1,18 +1,26 @@
 """Back-office views of customers, products, purchases and risk flags.
 
 The admin is for support staff fixing data, not a second way to run the
-business: no save hooks here. Changelists must stay fast at 100k customers,
-so foreign keys are selected with the rows, pickers are autocompletes, and
-the big tables skip the extra unfiltered COUNT(*).
+business: no save hooks here. Fields a service owns (the owner, consent,
+health, a flag's resolution) are read-only; changing them is an action that
+calls the service, so it is checked and audited like anywhere else (the
+"Reassign to…" action lives in touchpoints/admin.py, beside the check-ups it
+moves). Changelists must stay fast at 100k customers, so foreign keys are
+selected with the rows, pickers are autocompletes, and the big tables skip
+the extra unfiltered COUNT(*).
 """
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from aftersales.core.admin_actions import action_form, action_page, apply_each
 from customers.models import Customer, HealthBand, HealthSnapshot, HealthWeights, Product, Purchase, RiskFlag
+from customers.services import RESOLUTION_MAX_LENGTH, riskflag_resolve
 
 
 class HealthBandFilter(admin.SimpleListFilter):
@@ -81,11 +89,22 @@ class PurchaseInline(admin.TabularInline):
 
 
 class RiskFlagInline(admin.TabularInline):
+    """Shown, never written here: flags are raised by the sweeps and resolved with the flag page's action."""
+
     model = RiskFlag
     extra = 0
-    fields = ["reason", "detail", "raised_at", "resolved_at", "snoozed_until"]
-    readonly_fields = ["raised_at"]
+    fields = ["reason", "detail", "raised_at", "resolved_at", "resolution", "snoozed_until"]
+    readonly_fields = fields
     show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Customer)
@@ -107,8 +126,11 @@ class CustomerAdmin(admin.ModelAdmin):
     search_fields = ["name", "company", "email", "phone", "=external_ref"]
     autocomplete_fields = ["owner"]
     # Computed by the health and contact services; hand edits would be overwritten
-    # (or worse, silently hide a quiet customer from the sweep).
+    # (or worse, silently hide a quiet customer from the sweep). Consent changes
+    # through the unsubscribe link and the customer page (feedback/unsubscribe.py),
+    # which keep its trail and withdraw queued mail.
     readonly_fields = [
+        "email_opt_out",
         "health_score",
         "health_explanation",
         "health_updated_at",
@@ -129,6 +151,10 @@ class CustomerAdmin(admin.ModelAdmin):
     ]
     inlines = [PurchaseInline, RiskFlagInline]
     show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        # The owner is chosen once; after that, "Reassign to…" hands over the customer with their check-ups.
+        return [*self.readonly_fields, "owner"] if obj is not None else list(self.readonly_fields)
 
     @admin.display(description=_("band"), ordering="health_score")
     def band(self, obj: Customer) -> str:
@@ -157,16 +183,57 @@ class PurchaseAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
+class ResolveForm(forms.Form):
+    resolution = forms.CharField(
+        label=_("Resolution"),
+        max_length=RESOLUTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("What settled it; kept on each flag and in the audit trail."),
+    )
+
+
 @admin.register(RiskFlag)
 class RiskFlagAdmin(admin.ModelAdmin):
     list_display = ["customer", "reason", "raised_at", "resolved_at", "snoozed_until", "resolved_by"]
     list_filter = [RiskFlagStateFilter, "reason", "raised_at"]
     list_select_related = ["customer", "resolved_by"]
     search_fields = ["customer__name", "customer__company", "customer__email", "detail"]
-    autocomplete_fields = ["customer", "resolved_by"]
-    readonly_fields = ["owner_notified_at"]
+    autocomplete_fields = ["customer"]
+    # Resolving is the "Resolve…" action (riskflag_resolve: scoped, audited, health due);
+    # snoozing is on the at-risk pages; the sweeps own the rest.
+    readonly_fields = [
+        "raised_at",
+        "resolved_at",
+        "resolved_by",
+        "resolution",
+        "snoozed_until",
+        "owner_notified_at",
+        "data",
+    ]
     date_hierarchy = "raised_at"
     show_full_result_count = False
+    actions = ["resolve"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        # A flag stays the customer's and the reason it was raised for; only its detail can be corrected.
+        return [*self.readonly_fields, "customer", "reason"] if obj is not None else list(self.readonly_fields)
+
+    @admin.action(description=_("Resolve the selected flags…"), permissions=["change"])
+    def resolve(self, request, queryset: QuerySet):
+        form = action_form(request, ResolveForm)
+        if not (form.is_bound and form.is_valid()):
+            return action_page(self, request, queryset, form, title=_("Resolve flags"), submit=_("Resolve"))
+        resolution = form.cleaned_data["resolution"]
+        apply_each(
+            self,
+            request,
+            queryset.select_related("customer"),
+            lambda flag: riskflag_resolve(flag=flag, by=request.user, resolution=resolution),
+            done=lambda count: (
+                ngettext("%(count)d flag resolved.", "%(count)d flags resolved.", count) % {"count": count}
+            ),
+        )
+        return None
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

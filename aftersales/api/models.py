@@ -19,6 +19,10 @@ class IdempotentRequest(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotentrequest_user_key")]
+        indexes = [
+            # Retention prune (aftersales/retention/services.py): keys older than IDEMPOTENCY_KEEP_HOURS.
+            models.Index(fields=["created_at"], name="idempotentrequest_prune_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.key} ({self.user_id})"

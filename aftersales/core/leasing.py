@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 
@@ -15,6 +16,20 @@ class LeasedQuerySet(models.QuerySet):
 
     def pending(self) -> LeasedQuerySet:
         return self.filter(**{f"{self.done_field}__isnull": True, "failed_at__isnull": True})
+
+    def done_before(self, moment) -> LeasedQuerySet:
+        """Delivered or given up on before ``moment``, oldest first: what the retention prune deletes.
+
+        Written as the ``*_done_idx`` partial indexes are (the condition, then
+        the delivery time as ``done_at``), so the database walks the index
+        from the oldest row and stops after the batch.
+        """
+        return (
+            self.filter(Q(**{f"{self.done_field}__isnull": False}) | Q(failed_at__isnull=False))
+            .alias(done_at=Coalesce(self.done_field, "failed_at"))
+            .filter(done_at__lt=moment)
+            .order_by("done_at")
+        )
 
     def deliverable(self, at=None) -> LeasedQuerySet:
         """Pending, due, and not leased by a live worker."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -11,7 +12,9 @@ class ImportJob(models.Model):
     """One uploaded spreadsheet on its way in: mapping, preview errors, then a commit with progress.
 
     The file itself stays under VAR_DIR/imports/ (``path``) so the commit,
-    which runs in a worker, reads exactly what the manager previewed.
+    which runs in a worker, reads exactly what the manager previewed; the
+    retention prune deletes it IMPORT_KEEP_DAYS after the job finished or was
+    left, and empties ``path`` (the row stays, with its outcome).
     """
 
     class Status(models.TextChoices):
@@ -37,6 +40,10 @@ class ImportJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        indexes = [
+            # Retention prune (aftersales/retention/services.py): jobs whose upload is still on disk.
+            models.Index(fields=["created_at"], name="importjob_prune_idx", condition=~Q(path="")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.status})"

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -78,6 +79,13 @@ class OutboxEmail(models.Model):
             ),
             # Customer timeline: emails sent to a customer.
             models.Index(fields=["customer", "-created_at"], name="outbox_customer_idx"),
+            # Retention prune (aftersales/retention/services.py): sent or failed mail by when it was done;
+            # pending mail is not in it (OutboxEmail.objects.done_before).
+            models.Index(
+                Coalesce("sent_at", "failed_at"),
+                name="outbox_done_idx",
+                condition=Q(sent_at__isnull=False) | Q(failed_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -103,6 +111,7 @@ class MailboxMessage(models.Model):
     body_html = models.TextField(blank=True)
     headers = models.JSONField(default=dict)
     raw = models.TextField(help_text=_("The message as it would have gone over SMTP."))
+    # Indexed for the page's order and the retention prune (aftersales/retention/services.py).
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -87,6 +88,12 @@ class WebhookDelivery(models.Model):
             ),
             # Delivery log: an endpoint's deliveries, newest first.
             models.Index(fields=["webhook", "-created_at"], name="webhookdelivery_log_idx"),
+            # Retention prune (aftersales/retention/services.py): delivered or failed rows by when it was done.
+            models.Index(
+                Coalesce("delivered_at", "failed_at"),
+                name="webhookdelivery_done_idx",
+                condition=Q(delivered_at__isnull=False) | Q(failed_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,9 +10,11 @@ from customers.services.customers import customer_create
 from customers.services.erasure import customer_anonymise
 from customers.services.flags import (
     FLAG_DETAIL_MAX_LENGTH,
+    RESOLUTION_MAX_LENGTH,
     SNOOZE_MAX_DAYS,
     FlagRaise,
     riskflag_raise,
+    riskflag_resolve,
     riskflag_snooze,
     riskflags_raise,
     riskflags_raise_many,
@@ -23,6 +25,7 @@ from customers.services.purchases import purchase_create, purchase_event_payload
 
 __all__ = [
     "FLAG_DETAIL_MAX_LENGTH",
+    "RESOLUTION_MAX_LENGTH",
     "SNOOZE_MAX_DAYS",
     "WEIGHT_RANGE",
     "FlagRaise",
@@ -36,6 +39,7 @@ __all__ = [
     "purchase_create",
     "purchase_event_payload",
     "riskflag_raise",
+    "riskflag_resolve",
     "riskflag_snooze",
     "riskflags_raise",
     "riskflags_raise_many",

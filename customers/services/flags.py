@@ -1,4 +1,4 @@
-"""Writes on risk flags: raising them (one or many, one entry point) and snoozing one."""
+"""Writes on risk flags: raising them (one or many, one entry point), snoozing one and resolving one."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_record, audit_record_many
@@ -17,6 +19,7 @@ from aftersales.webhooks.services import webhook_emit_many
 from customers.models import Customer, RiskFlag
 
 FLAG_DETAIL_MAX_LENGTH = RiskFlag._meta.get_field("detail").max_length
+RESOLUTION_MAX_LENGTH = RiskFlag._meta.get_field("resolution").max_length
 # A snooze longer than this is a resolution in disguise: resolve the flag instead.
 SNOOZE_MAX_DAYS = 90
 
@@ -193,4 +196,40 @@ def riskflag_snooze(*, flag: RiskFlag, until: dt.datetime, reason: str, by) -> R
         obj=flag,
         changes={"snoozed_until": [None, until], "reason": [None, reason]},
     )
+    return flag
+
+
+@transaction.atomic
+def riskflag_resolve(*, flag: RiskFlag, by, resolution: str) -> RiskFlag:
+    """Close an open flag: what settled it (``resolution``), who and when; the customer's health is due again.
+
+    A rep resolves flags on their own customers, a manager any. The row is
+    locked first, so two people resolving the same flag at once queue up: the
+    second sees it resolved and is refused, and the trail holds one event.
+    """
+    resolution = (resolution or "").strip()
+    if not resolution:
+        raise ValidationError({"resolution": _("Say what settled the flag.")})
+    if len(resolution) > RESOLUTION_MAX_LENGTH:
+        raise ValidationError(
+            {"resolution": _("Keep the resolution to at most %(max)d characters.") % {"max": RESOLUTION_MAX_LENGTH}}
+        )
+    flag = RiskFlag.objects.select_for_update().get(pk=flag.pk)
+    if not Customer.objects.owned_by(by).filter(pk=flag.customer_id).exists():
+        raise PermissionDenied(_("Only the customer's rep or a manager may resolve this flag."))
+    if not flag.is_open:
+        raise ValidationError(
+            _("This flag was already resolved on %(day)s; nothing was changed.")
+            % {"day": date_format(timezone.localtime(flag.resolved_at), "j M Y")},
+            code="resolved",
+        )
+    flag.resolved_at, flag.resolved_by, flag.resolution = timezone.now(), by, resolution
+    flag.save(update_fields=["resolved_at", "resolved_by", "resolution"])
+    audit_record(
+        actor=by,
+        action=AuditAction.RESOLVED,
+        obj=flag,
+        changes={"resolved_at": [None, flag.resolved_at], "resolution": [None, resolution]},
+    )
+    Customer.objects.filter(pk=flag.customer_id).mark_health_due()  # open flags count (aftersales/risk/health.py)
     return flag

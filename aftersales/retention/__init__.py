@@ -1,0 +1,1 @@
+"""Retention: what the app keeps only for a while is deleted by a periodic job (services.py, tasks.py)."""
