@@ -8,11 +8,23 @@ the big tables skip the extra unfiltered COUNT(*).
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Customer, HealthBand, HealthSnapshot, HealthWeights, Product, Purchase, RiskFlag
+from customers.models import (
+    Customer,
+    CustomerQuerySet,
+    HealthBand,
+    HealthSnapshot,
+    HealthWeights,
+    Product,
+    Purchase,
+    RiskFlag,
+    RiskFlagQuerySet,
+)
 
 
 class HealthBandFilter(admin.SimpleListFilter):
@@ -27,7 +39,7 @@ class HealthBandFilter(admin.SimpleListFilter):
         if value == "none":
             return queryset.filter(health_score__isnull=True)
         if value in HealthBand.values:
-            return queryset.in_band(value)
+            return cast(CustomerQuerySet, queryset).in_band(value)  # the admin's rows: Customer.objects
         return queryset
 
 
@@ -40,7 +52,7 @@ class QuietNowFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         if self.value() == "yes":
-            return queryset.quiet()
+            return cast(CustomerQuerySet, queryset).quiet()
         return queryset
 
 
@@ -53,10 +65,11 @@ class RiskFlagStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         value = self.value()
+        flags = cast(RiskFlagQuerySet, queryset)  # the admin's rows: RiskFlag.objects
         if value == "open":
-            return queryset.open()
+            return flags.open()
         if value == "visible":
-            return queryset.visible()
+            return flags.visible()
         if value == "resolved":
             return queryset.filter(resolved_at__isnull=False)
         return queryset
@@ -133,7 +146,7 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.display(description=_("band"), ordering="health_score")
     def band(self, obj: Customer) -> str:
         band = obj.health_band
-        return HealthBand(band).label if band else "—"
+        return str(HealthBand(band).label) if band else "—"
 
 
 @admin.register(Purchase)

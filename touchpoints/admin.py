@@ -6,11 +6,20 @@ customer and assignee in one query, and there is no unfiltered COUNT(*).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict, cast
+
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from touchpoints.models import CheckupPlan, PlanStep, TouchPoint
+from touchpoints.models import CheckupPlan, PlanStep, TouchPoint, TouchPointQuerySet
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _StepTotal(TypedDict):
+    step_total: int
 
 
 class PlanStepInline(admin.TabularInline):
@@ -32,7 +41,7 @@ class CheckupPlanAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(step_total=Count("steps"))
 
     @admin.display(description=_("steps"), ordering="step_total")
-    def step_count(self, obj: CheckupPlan) -> int:
+    def step_count(self, obj: WithAnnotations[CheckupPlan, _StepTotal]) -> int:
         return obj.step_total
 
 
@@ -45,7 +54,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         if self.value() == "overdue":
-            return queryset.overdue()
+            return cast(TouchPointQuerySet, queryset).overdue()  # the admin's own rows: TouchPoint.objects
         return queryset
 
 

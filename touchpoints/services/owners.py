@@ -10,13 +10,13 @@ from django.utils import timezone
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_record_many
-from aftersales.core.roles import is_manager, is_rep
+from aftersales.core.roles import Actor, is_manager, is_rep
 from customers.models import Customer
 from touchpoints.models import Status, TouchPoint
 
 
 @transaction.atomic
-def customers_reassign(*, customer_ids: Iterable[int], to_rep, by) -> int:
+def customers_reassign(*, customer_ids: Iterable[int], to_rep: Actor, by: Actor) -> int:
     """Give the customers to ``to_rep``, with their scheduled touch points; return how many changed owner.
 
     Managers only. The customers are locked in primary-key order first, so two
