@@ -8,6 +8,8 @@ subject of a pending mail, but not fake a delivery or add mail by hand.
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -22,7 +24,7 @@ from aftersales.api.models import IdempotentRequest
 from aftersales.audit.models import AuditEvent
 from aftersales.core.models import UserProfile
 from aftersales.imports.models import ImportJob
-from aftersales.mail.models import EmailSuppression, MailboxMessage, OutboxEmail
+from aftersales.mail.models import EmailSuppression, MailboxMessage, OutboxEmail, OutboxQuerySet
 from aftersales.webhooks.models import Webhook, WebhookDelivery
 
 
@@ -36,7 +38,7 @@ class DeliveryFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         value = self.value()
         if value == "pending":
-            return queryset.pending()
+            return cast(OutboxQuerySet, queryset).pending()  # the admin's rows: OutboxEmail.objects
         if value == "sent":
             return queryset.filter(sent_at__isnull=False)
         if value == "failed":

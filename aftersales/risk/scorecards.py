@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.utils import timezone
 
+from aftersales.core.roles import Actor
 from customers.models import HEALTH_BAND_RANGES, Customer, RiskFlag
 from feedback.scores import DETRACTORS, PROMOTERS
 from touchpoints.models import Status, TouchPoint
@@ -62,7 +63,7 @@ class Scorecard:
         return _percent(self.invitations_answered, self.invitations_sent)
 
 
-def rep_scorecard(rep, *, now: dt.datetime | None = None) -> Scorecard:
+def rep_scorecard(rep: Actor, *, now: dt.datetime | None = None) -> Scorecard:
     from feedback.models import SurveyInvitation, SurveyResponse  # feedback depends on customers
 
     now = now or timezone.now()
