@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    set up and serve Aftersales with demo data on http://$(HOST):$(PORT)"
 	@echo "make test   set up and run the whole test suite"
-	@echo "make lint   ruff, import layers (import-linter), makemigrations --check"
+	@echo "make lint   ruff, import layers (import-linter), types (mypy), makemigrations --check"
 	@echo "make security  check --deploy with production settings + bandit"
 
 $(PY):
@@ -78,6 +78,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(PY) manage.py makemigrations --check --dry-run
 
 # Production settings must pass Django's deployment checklist (HSTS, secure cookies, SSL redirect,

@@ -10,6 +10,8 @@ by the API's rules in their form; their deliveries are the sweep's.
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -24,7 +26,7 @@ from aftersales.api.models import IdempotentRequest
 from aftersales.audit.models import AuditEvent
 from aftersales.core.models import UserProfile
 from aftersales.imports.models import ImportJob
-from aftersales.mail.models import EmailSuppression, MailboxMessage, OutboxEmail
+from aftersales.mail.models import EmailSuppression, MailboxMessage, OutboxEmail, OutboxQuerySet
 from aftersales.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 from aftersales.webhooks.services import webhook_url_errors
 
@@ -39,7 +41,7 @@ class DeliveryFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         value = self.value()
         if value == "pending":
-            return queryset.pending()
+            return cast(OutboxQuerySet, queryset).pending()  # the admin's rows: OutboxEmail.objects
         if value == "sent":
             return queryset.filter(sent_at__isnull=False)
         if value == "failed":

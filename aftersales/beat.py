@@ -59,7 +59,9 @@ class RedisBeatLock:
     def acquire(self) -> None:
         if not self.client.set(self.key, self.token, nx=True, px=self.ttl_ms):
             holder = self.client.get(self.key)
-            raise BeatLockHeld(holder.decode() if holder else "a beat that just stopped")
+            if isinstance(holder, bytes):
+                holder = holder.decode()
+            raise BeatLockHeld(holder or "a beat that just stopped")
 
     def renew(self) -> bool:
         """Extend our lock; if it expired (a long stall) and nobody took it, take it again."""
@@ -108,6 +110,7 @@ class LockedScheduler(PersistentScheduler):
     """The default file-backed scheduler, run only while this process holds the beat lock."""
 
     lock: RedisBeatLock | FileBeatLock | None = None
+    max_interval: float  # PersistentScheduler's (celery ships no types)
 
     def __init__(self, *args: Any, lazy: bool = False, **kwargs: Any) -> None:
         # Tick (and so renew) at least three times per lock lifetime.

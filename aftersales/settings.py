@@ -14,7 +14,16 @@ from pathlib import Path
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
-from aftersales.core.env import dev_secret_key, env_bool, env_db, env_email, env_int, env_list, env_str
+from aftersales.core.env import (
+    AftersalesSettings,
+    dev_secret_key,
+    env_bool,
+    env_db,
+    env_email,
+    env_int,
+    env_list,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -304,7 +313,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Domain defaults (DESIGN.md numbers; all overridable) -----------------------
-AFTERSALES = {
+AFTERSALES: AftersalesSettings = {
     "QUIET_AFTER_DAYS": env_int("QUIET_AFTER_DAYS", 45, minimum=1),
     # Renewal sweep (aftersales/risk/sweeps.py): a renewal this close with no two-way contact for this long is flagged.
     "RENEWAL_WINDOW_DAYS": env_int("RENEWAL_WINDOW_DAYS", 60, minimum=1),

@@ -12,6 +12,8 @@ the extra unfiltered COUNT(*).
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -19,7 +21,17 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from aftersales.core.admin_actions import action_form, action_page, apply_each
-from customers.models import Customer, HealthBand, HealthSnapshot, HealthWeights, Product, Purchase, RiskFlag
+from customers.models import (
+    Customer,
+    CustomerQuerySet,
+    HealthBand,
+    HealthSnapshot,
+    HealthWeights,
+    Product,
+    Purchase,
+    RiskFlag,
+    RiskFlagQuerySet,
+)
 from customers.services import RESOLUTION_MAX_LENGTH, riskflag_resolve
 
 
@@ -35,7 +47,7 @@ class HealthBandFilter(admin.SimpleListFilter):
         if value == "none":
             return queryset.filter(health_score__isnull=True)
         if value in HealthBand.values:
-            return queryset.in_band(value)
+            return cast(CustomerQuerySet, queryset).in_band(value)  # the admin's rows: Customer.objects
         return queryset
 
 
@@ -48,7 +60,7 @@ class QuietNowFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         if self.value() == "yes":
-            return queryset.quiet()
+            return cast(CustomerQuerySet, queryset).quiet()
         return queryset
 
 
@@ -61,10 +73,11 @@ class RiskFlagStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         value = self.value()
+        flags = cast(RiskFlagQuerySet, queryset)  # the admin's rows: RiskFlag.objects
         if value == "open":
-            return queryset.open()
+            return flags.open()
         if value == "visible":
-            return queryset.visible()
+            return flags.visible()
         if value == "resolved":
             return queryset.filter(resolved_at__isnull=False)
         return queryset
@@ -159,7 +172,7 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.display(description=_("band"), ordering="health_score")
     def band(self, obj: Customer) -> str:
         band = obj.health_band
-        return HealthBand(band).label if band else "—"
+        return str(HealthBand(band).label) if band else "—"
 
 
 @admin.register(Purchase)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from datetime import timedelta
+from typing import TYPE_CHECKING, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,6 +15,9 @@ from django.db.models import OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from aftersales.core.roles import Visitor
 
 
 def validate_timezone(value: str) -> None:
@@ -75,8 +80,8 @@ class Product(models.Model):
         return self.name
 
 
-class CustomerQuerySet(models.QuerySet):
-    def owned_by(self, user) -> CustomerQuerySet:
+class CustomerQuerySet(models.QuerySet["Customer"]):
+    def owned_by(self, user: Visitor) -> Self:
         """Row scoping of every rep-facing page: managers see all, reps their own."""
         from aftersales.core.roles import is_manager
 
@@ -84,23 +89,23 @@ class CustomerQuerySet(models.QuerySet):
             return self
         return self.filter(owner=user)
 
-    def at_risk(self, at=None) -> CustomerQuerySet:
+    def at_risk(self, at: dt.datetime | None = None) -> Self:
         """*At risk*, defined once: an open flag that is not snoozed (the at-risk list, My day, every card)."""
         return self.filter(
             models.Exists(RiskFlag.objects.visible(at or timezone.now()).filter(customer=OuterRef("pk")))
         )
 
-    def erased(self) -> CustomerQuerySet:
+    def erased(self) -> Self:
         return self.filter(erased_at__isnull=False)
 
-    def not_erased(self) -> CustomerQuerySet:
+    def not_erased(self) -> Self:
         """Customers whose data is still theirs: an erased one's signed links open nothing."""
         return self.filter(erased_at__isnull=True)
 
-    def quiet(self, at=None) -> CustomerQuerySet:
+    def quiet(self, at: dt.datetime | None = None) -> Self:
         return self.filter(quiet_after__lte=at or timezone.now())
 
-    def in_band(self, band: str) -> CustomerQuerySet:
+    def in_band(self, band: str) -> Self:
         low, high = HEALTH_BAND_RANGES[HealthBand(band)]
         return self.filter(health_score__gte=low, health_score__lte=high)
 
@@ -118,7 +123,7 @@ class CustomerQuerySet(models.QuerySet):
 _now = timezone.now
 
 
-def quiet_after(moment, threshold_days: int | None):
+def quiet_after(moment: dt.datetime, threshold_days: int | None) -> dt.datetime:
     """When a customer last heard from at ``moment`` goes quiet.
 
     ``threshold_days`` is the shortest quiet threshold of the products they
@@ -168,6 +173,14 @@ class Customer(models.Model):
 
     objects = CustomerQuerySet.as_manager()
 
+    # Not columns: what the at-risk list and its CSV (aftersales/risk) attach to the rows they show
+    # (the first three by prefetch or annotation in aftersales/risk/selectors.py, the others in its view).
+    risk_flags: list[RiskFlag]
+    risk_purchases: list[Purchase]
+    next_touch_at: dt.datetime | None
+    days_silent: int | None
+    product_names: list[str]
+
     class Meta:
         ordering = ["name"]
         constraints = [
@@ -208,7 +221,7 @@ class Customer(models.Model):
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
 
-    def quiet_after_from(self, moment) -> object:
+    def quiet_after_from(self, moment: dt.datetime) -> dt.datetime:
         """quiet_after for a two-way contact at ``moment``, from the shortest threshold of what they bought."""
         return quiet_after(moment, self.purchases.aggregate(days=models.Min("product__quiet_threshold_days"))["days"])
 
@@ -259,7 +272,7 @@ class Purchase(models.Model):
         return self.customer.get_absolute_url()
 
     @property
-    def plan_start(self):
+    def plan_start(self) -> dt.date:
         """Plan offsets count from delivery, or from the order when nothing was delivered yet."""
         return self.delivered_at or self.ordered_at
 
@@ -274,11 +287,11 @@ class FlagReason(models.TextChoices):
     PROBLEM_REPORTED = "problem_reported", _("Problem reported")
 
 
-class RiskFlagQuerySet(models.QuerySet):
-    def open(self) -> RiskFlagQuerySet:
+class RiskFlagQuerySet(models.QuerySet["RiskFlag"]):
+    def open(self) -> Self:
         return self.filter(resolved_at__isnull=True)
 
-    def visible(self, at=None) -> RiskFlagQuerySet:
+    def visible(self, at: dt.datetime | None = None) -> Self:
         """Open and not snoozed."""
         moment = at or timezone.now()
         return self.open().filter(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=moment))
@@ -334,6 +347,9 @@ class RiskFlag(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+    # Not a column: the reason's label, resolved once per page by the at-risk list (aftersales/risk/views.py).
+    label: str
 
 
 class HealthWeights(models.Model):

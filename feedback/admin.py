@@ -9,12 +9,21 @@ the NPS. Staff may still delete them (a customer's erasure request).
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from feedback.models import EmailConsentEvent, Survey, SurveyInvitation, SurveyResponse
+from feedback.models import (
+    EmailConsentEvent,
+    Survey,
+    SurveyInvitation,
+    SurveyInvitationQuerySet,
+    SurveyResponse,
+    SurveyResponseQuerySet,
+)
 from feedback.scores import PASSIVES
 
 
@@ -55,7 +64,7 @@ class InvitationStateFilter(admin.SimpleListFilter):
         if value == "unsent":
             return queryset.filter(sent_at__isnull=True)
         if value == "pending":
-            return queryset.pending().filter(sent_at__isnull=False)
+            return cast(SurveyInvitationQuerySet, queryset).pending().filter(sent_at__isnull=False)
         if value == "responded":
             return queryset.filter(responded_at__isnull=False)
         if value == "expired":
@@ -95,11 +104,11 @@ class NpsGroupFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         value = self.value()
         if value == "promoter":
-            return queryset.promoters()
+            return cast(SurveyResponseQuerySet, queryset).promoters()  # the admin's rows: SurveyResponse.objects
         if value == "passive":
             return queryset.filter(PASSIVES)
         if value == "detractor":
-            return queryset.detractors()
+            return cast(SurveyResponseQuerySet, queryset).detractors()
         return queryset
 
 

@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from feedback.models import BuyAgain, Survey, SurveyResponse
-from feedback.services.answers import COMMENT_MAX_LENGTH, Answer
+from feedback.services.answers import COMMENT_MAX_LENGTH, Answer, Questions
 
 NPS_CHOICES = [(score, str(score)) for score in range(11)]
 CSAT_CHOICES = [
@@ -55,7 +55,7 @@ class SurveyForm(forms.Form):
         widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
     )
 
-    def __init__(self, *args, survey: Survey, **kwargs) -> None:
+    def __init__(self, *args, survey: Survey | Questions, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         asked = {
             "nps": survey.asks_nps,

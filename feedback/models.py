@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Self
 
 from django.conf import settings
 from django.db import models
@@ -64,11 +65,11 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)  # 192 random bits
 
 
-class SurveyInvitationQuerySet(models.QuerySet):
-    def for_token(self, token: str) -> SurveyInvitationQuerySet:
+class SurveyInvitationQuerySet(models.QuerySet["SurveyInvitation"]):
+    def for_token(self, token: str) -> Self:
         return self.filter(token_hash=hash_token(token))
 
-    def pending(self) -> SurveyInvitationQuerySet:
+    def pending(self) -> Self:
         return self.filter(responded_at__isnull=True, expires_at__gt=timezone.now())
 
 
@@ -94,6 +95,9 @@ class SurveyInvitation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = SurveyInvitationQuerySet.as_manager()
+
+    # Not a column: how far it got, set by feedback.selectors.customer_surveys for the customer page.
+    state: str
 
     class Meta:
         ordering = ["-send_at"]
@@ -137,11 +141,11 @@ class BuyAgain(models.TextChoices):
     UNSURE = "unsure", _("Not sure")
 
 
-class SurveyResponseQuerySet(models.QuerySet):
-    def detractors(self) -> SurveyResponseQuerySet:
+class SurveyResponseQuerySet(models.QuerySet["SurveyResponse"]):
+    def detractors(self) -> Self:
         return self.filter(DETRACTORS)
 
-    def promoters(self) -> SurveyResponseQuerySet:
+    def promoters(self) -> Self:
         return self.filter(PROMOTERS)
 
 

@@ -68,7 +68,10 @@ def global_survey(trigger: str) -> Survey:
         with transaction.atomic():
             return Survey.objects.create(name=DEFAULT_NAMES[Trigger(trigger)], trigger=trigger)
     except IntegrityError:  # pragma: no cover - only a constraint added later could refuse it
-        return Survey.objects.filter(trigger=trigger, product__isnull=True).order_by("pk").first()
+        survey = Survey.objects.filter(trigger=trigger, product__isnull=True).order_by("pk").first()
+        if survey is None:
+            raise
+        return survey
 
 
 def _rule(survey: Survey) -> Rule | None:
@@ -95,5 +98,6 @@ def product_rules(trigger: str) -> tuple[dict[int, Rule | None], Rule | None]:
     """
     overrides: dict[int, Rule | None] = {}
     for survey in Survey.objects.filter(trigger=trigger, product__isnull=False).order_by("product_id", "pk"):
+        assert survey.product_id is not None  # (the filter above)
         overrides.setdefault(survey.product_id, _rule(survey))
     return overrides, _rule(global_survey(trigger))

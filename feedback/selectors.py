@@ -7,13 +7,16 @@ the invitations sent in a window (invitation_rate_idx on sent_at).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from aftersales.core.roles import Actor
 from customers.models import Customer, Product
 from feedback.models import EmailConsentEvent, SurveyInvitation, SurveyResponse
 
@@ -33,7 +36,7 @@ def invitation_state(invitation: SurveyInvitation, now: dt.datetime) -> str:
     return "scheduled"
 
 
-def _counts(now: dt.datetime) -> dict:
+def _counts(now: dt.datetime) -> dict[str, Count]:
     sent = Q(sent_at__isnull=False)
     return {
         "sent": Count("pk", filter=sent),
@@ -57,7 +60,7 @@ class RateRow:
         return round(100 * self.answered / self.sent) if self.sent else None
 
 
-def customer_surveys(customer: Customer, *, now: dt.datetime | None = None) -> dict:
+def customer_surveys(customer: Customer, *, now: dt.datetime | None = None) -> dict[str, Any]:
     """The customer page's survey section: totals, the latest invitations and the consent history (3 queries)."""
     now = now or timezone.now()
     invitations = customer.survey_invitations.all()
@@ -78,6 +81,8 @@ def response_rates_by(dimension: str, *, since: dt.datetime, now: dt.datetime | 
     check-up that triggered it; relationship surveys have none.
     """
     now = now or timezone.now()
+    key: Coalesce | F
+    model: type[Product] | type[Actor]
     if dimension == "product":
         key, model, fallback = (
             Coalesce("survey__product", "touchpoint__purchase__product"),
@@ -88,7 +93,8 @@ def response_rates_by(dimension: str, *, since: dt.datetime, now: dt.datetime | 
         key, model, fallback = F("customer__owner"), get_user_model(), "—"
     else:
         raise ValueError(dimension)
-    rows = list(
+    # Mappings: django-stubs cannot see the counts' names through ``**_counts(now)``.
+    rows: list[Mapping[str, Any]] = list(
         SurveyInvitation.objects.filter(sent_at__gte=since)
         .annotate(group=key)
         .order_by()
@@ -105,13 +111,13 @@ def response_rates_by(dimension: str, *, since: dt.datetime, now: dt.datetime | 
     return sorted(result, key=lambda row: (-row.sent, row.label))
 
 
-def _name(obj) -> str:
+def _name(obj: Product | Actor) -> str:
     if isinstance(obj, Product):
         return obj.name
     return obj.get_full_name() or obj.get_username()
 
 
-def loop_times(*, since: dt.datetime) -> dict:
+def loop_times(*, since: dt.datetime) -> dict[str, Any]:
     """How fast low answers get their call back: closed loops, the average time, and loops still open."""
     loops = SurveyResponse.objects.filter(loop_opened_at__gte=since)
     duration = ExpressionWrapper(F("loop_closed_at") - F("loop_opened_at"), output_field=DurationField())

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from aftersales.core.access import manager_required
+from aftersales.core.access import AuthenticatedRequest, manager_required
 from customers.models import Customer
 from feedback.selectors import loop_times, response_rates_by
 from feedback.services.unsubscribe import customer_resubscribe
@@ -22,7 +22,7 @@ RATE_WINDOW_DAYS = (30, 90, 365)
 
 @login_required
 @require_POST
-def resubscribe(request: HttpRequest, customer_pk: int) -> HttpResponse:
+def resubscribe(request: AuthenticatedRequest, customer_pk: int) -> HttpResponse:
     """Undo an unsubscribe from the customer page; the reason is required and kept."""
     customer = get_object_or_404(Customer.objects.owned_by(request.user), pk=customer_pk)
     try:

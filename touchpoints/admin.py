@@ -10,6 +10,8 @@ the services' to change: the admin shows them and offers the "Cancel…" and
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict, cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -22,8 +24,15 @@ from aftersales.core.admin_actions import action_form, action_page, apply_each, 
 from aftersales.core.roles import MANAGERS, REPS
 from customers.admin import CustomerAdmin as BaseCustomerAdmin
 from customers.models import Customer
-from touchpoints.models import CheckupPlan, PlanStep, TouchPoint
+from touchpoints.models import CheckupPlan, PlanStep, TouchPoint, TouchPointQuerySet
 from touchpoints.services import REASON_MAX_LENGTH, customers_reassign, touchpoint_cancel, touchpoint_reschedule
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _StepTotal(TypedDict):
+    step_total: int
 
 
 class PlanStepInline(admin.TabularInline):
@@ -45,7 +54,7 @@ class CheckupPlanAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(step_total=Count("steps"))
 
     @admin.display(description=_("steps"), ordering="step_total")
-    def step_count(self, obj: CheckupPlan) -> int:
+    def step_count(self, obj: WithAnnotations[CheckupPlan, _StepTotal]) -> int:
         return obj.step_total
 
 
@@ -58,7 +67,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         if self.value() == "overdue":
-            return queryset.overdue()
+            return cast(TouchPointQuerySet, queryset).overdue()  # the admin's own rows: TouchPoint.objects
         return queryset
 
 

@@ -25,6 +25,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from aftersales.core.models import UserProfile
+from aftersales.core.roles import Actor
 from aftersales.mail.models import OutboxEmail
 from aftersales.mail.outbox import outbox_enqueue
 from customers.models import Customer
@@ -125,11 +126,11 @@ def _line(touchpoint: TouchPoint, tz: zoneinfo.ZoneInfo) -> CheckupLine:
         iso=touchpoint.due_at.astimezone(tz).isoformat(),
         channel=str(touchpoint.get_channel_display()),
         objective=_objective(touchpoint),
-        product=touchpoint.purchase.product.name if touchpoint.purchase_id else "",
+        product=touchpoint.purchase.product.name if touchpoint.purchase is not None else "",
     )
 
 
-def rep_contact(user) -> dict[str, str]:
+def rep_contact(user: Actor) -> dict[str, str]:
     """How the customer reaches their rep: name, email and, when the profile has one, a phone number."""
     phone = UserProfile.objects.filter(user=user).values_list("phone", flat=True).first() or ""
     return {"name": user.get_full_name() or user.get_username(), "email": user.email, "phone": phone}

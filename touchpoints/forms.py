@@ -23,7 +23,11 @@ def _date_input(customer: Customer) -> forms.DateInput:
     return forms.DateInput(attrs={"type": "date", "min": local_today(customer.timezone).isoformat()}, format="%Y-%m-%d")
 
 
-def _set_layout(form: forms.Form, *fields, focus: str) -> None:
+class _LaidOutForm(forms.Form):
+    helper: FormHelper  # set by _set_layout, read when crispy renders the form
+
+
+def _set_layout(form: _LaidOutForm, *fields, focus: str) -> None:
     """Crispy renders the fields (errors next to each); the templates write the <form>, htmx or plain."""
     form.helper = FormHelper()
     form.helper.form_tag = False
@@ -33,7 +37,7 @@ def _set_layout(form: forms.Form, *fields, focus: str) -> None:
     form.fields[focus].widget.attrs["autofocus"] = True
 
 
-class CheckupForm(forms.Form):
+class CheckupForm(_LaidOutForm):
     """Log a scheduled check-up."""
 
     outcome = forms.CharField(
@@ -83,7 +87,7 @@ class ContactForm(CheckupForm):
         return [InlineRadios("channel"), *super().layout_fields()]
 
 
-class RescheduleForm(forms.Form):
+class RescheduleForm(_LaidOutForm):
     due_date = forms.DateField(required=False, label="New date")
     reason = forms.CharField(required=False, label="Why")
 
@@ -93,7 +97,7 @@ class RescheduleForm(forms.Form):
         _set_layout(self, "due_date", "reason", focus="due_date")
 
 
-class CancelForm(forms.Form):
+class CancelForm(_LaidOutForm):
     reason = forms.CharField(required=False, label="Why")
 
     def __init__(self, *args, customer: Customer, **kwargs) -> None:

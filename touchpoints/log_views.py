@@ -20,7 +20,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +29,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
+from aftersales.core.access import AuthenticatedRequest
 from customers.models import Customer
 from touchpoints.forms import CancelForm, CheckupForm, ContactForm, RescheduleForm
 from touchpoints.models import Channel, Status, TouchPoint
@@ -47,7 +48,7 @@ class Action:
     url_name: str
     title: str
     submit: str
-    form_class: type[forms.Form]
+    form_class: Callable[..., forms.Form]  # a form class of touchpoints.forms: built with ``customer=``
     service: Callable[..., TouchPoint]
 
 
@@ -58,7 +59,7 @@ ACTIONS = {
 }
 
 
-def _next_url(request: HttpRequest, default: str) -> str:
+def _next_url(request: AuthenticatedRequest, default: str) -> str:
     """Where to go back to: a same-site path from ``next``, else ``default``."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}, require_https=False):
@@ -66,18 +67,18 @@ def _next_url(request: HttpRequest, default: str) -> str:
     return default
 
 
-def _scoped_touchpoint(request: HttpRequest, pk: int) -> TouchPoint:
+def _scoped_touchpoint(request: AuthenticatedRequest, pk: int) -> TouchPoint:
     return get_object_or_404(TouchPoint.objects.owned_by(request.user).select_related("customer"), pk=pk)
 
 
-def _row(request: HttpRequest, touchpoint: TouchPoint, **context) -> HttpResponse:
+def _row(request: AuthenticatedRequest, touchpoint: TouchPoint, **context) -> HttpResponse:
     """A My day row (``touchpoints/partials/row.html``), optionally with a form open in it."""
     tz = user_timezone(request)
     with_days_overdue([touchpoint], Day.of(timezone.now(), tz))
     return render(request, "touchpoints/partials/row.html", {"tp": touchpoint, "user_tz": tz, **context})
 
 
-def _touchpoint_action(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+def _touchpoint_action(request: AuthenticatedRequest, pk: int, name: str) -> HttpResponse:
     action = ACTIONS[name]
     touchpoint = _scoped_touchpoint(request, pk)
     next_url = _next_url(request, reverse("my_day"))
@@ -115,7 +116,7 @@ def _touchpoint_action(request: HttpRequest, pk: int, name: str) -> HttpResponse
     )
 
 
-def _result_context(request: HttpRequest, touchpoint: TouchPoint) -> dict:
+def _result_context(request: AuthenticatedRequest, touchpoint: TouchPoint) -> dict:
     followups = list(touchpoint.followed_by.order_by("due_at", "pk")) if touchpoint.status == Status.DONE else []
     return {
         "tp": touchpoint,
@@ -138,26 +139,26 @@ def _result_message(touchpoint: TouchPoint) -> str:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def touchpoint_log(request: HttpRequest, pk: int) -> HttpResponse:
+def touchpoint_log(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Outcome, temperature, notes, next step and "problem reported" for a scheduled check-up."""
     return _touchpoint_action(request, pk, "log")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def touchpoint_reschedule_view(request: HttpRequest, pk: int) -> HttpResponse:
+def touchpoint_reschedule_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _touchpoint_action(request, pk, "reschedule")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def touchpoint_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+def touchpoint_cancel_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _touchpoint_action(request, pk, "cancel")
 
 
 @login_required
 @require_GET
-def touchpoint_row(request: HttpRequest, pk: int) -> HttpResponse:
+def touchpoint_row(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The row as My day shows it ("Close" on an open form); a plain GET goes to the customer's page."""
     touchpoint = _scoped_touchpoint(request, pk)
     if not request.htmx:
@@ -167,7 +168,7 @@ def touchpoint_row(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def touchpoint_log_contact(request: HttpRequest, customer_pk: int) -> HttpResponse:
+def touchpoint_log_contact(request: AuthenticatedRequest, customer_pk: int) -> HttpResponse:
     """An ad hoc contact with one of the user's customers, from My day or the customer's page."""
     customer = get_object_or_404(Customer.objects.owned_by(request.user), pk=customer_pk)
     url = reverse("touchpoint_log_contact", args=[customer.pk])
@@ -201,7 +202,7 @@ def touchpoint_log_contact(request: HttpRequest, customer_pk: int) -> HttpRespon
         "submit_label": "Save",
         "action_url": url,
         "target_id": f"log-contact-{customer.pk}",
-        "close_url": f"{url}?{urlencode({'close': 1, 'next': next_url})}",
+        "close_url": f"{url}?{urlencode({'close': '1', 'next': next_url})}",
         "next": next_url,
     }
     if request.htmx:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import TYPE_CHECKING, Self
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from aftersales.core.roles import Actor, Visitor
 
 
 class Channel(models.TextChoices):
@@ -86,34 +92,34 @@ class Outcome(models.TextChoices):
 TWO_WAY_OUTCOMES = frozenset({Outcome.REACHED, Outcome.INBOUND})
 
 
-def overdue_q(at) -> Q:
+def overdue_q(at: dt.datetime) -> Q:
     """*Overdue*, defined once: scheduled and past its due time (My day, the dashboard, the scorecard, the API)."""
     return Q(status=Status.SCHEDULED, due_at__lt=at)
 
 
-def completion_window_q(since, until) -> Q:
+def completion_window_q(since: dt.datetime, until: dt.datetime) -> Q:
     """The check-ups a completion rate is out of: fell due in [since, until), cancelled ones left out."""
     return Q(due_at__gte=since, due_at__lt=until) & ~Q(status=Status.CANCELLED)
 
 
-class TouchPointQuerySet(models.QuerySet):
-    def scheduled(self) -> TouchPointQuerySet:
+class TouchPointQuerySet(models.QuerySet["TouchPoint"]):
+    def scheduled(self) -> Self:
         return self.filter(status=Status.SCHEDULED)
 
-    def due_by(self, moment) -> TouchPointQuerySet:
+    def due_by(self, moment: dt.datetime) -> Self:
         return self.scheduled().filter(due_at__lte=moment)
 
-    def overdue(self, at=None) -> TouchPointQuerySet:
+    def overdue(self, at: dt.datetime | None = None) -> Self:
         return self.filter(overdue_q(at or timezone.now()))
 
-    def due_later_today(self, at, day_end) -> TouchPointQuerySet:
+    def due_later_today(self, at: dt.datetime, day_end: dt.datetime) -> Self:
         """*Due today*: scheduled, not overdue yet, and due before the end of the rep's day."""
         return self.scheduled().filter(due_at__gte=at, due_at__lt=day_end)
 
-    def assigned_to(self, user) -> TouchPointQuerySet:
+    def assigned_to(self, user: Actor) -> Self:
         return self.filter(assignee=user)
 
-    def owned_by(self, user) -> TouchPointQuerySet:
+    def owned_by(self, user: Visitor) -> Self:
         """Row scoping like Customer.objects.owned_by: managers all, reps their customers' and their own."""
         from aftersales.core.roles import is_manager
 
@@ -121,7 +127,7 @@ class TouchPointQuerySet(models.QuerySet):
             return self
         return self.filter(Q(customer__owner=user) | Q(assignee=user))
 
-    def survey_unchecked(self) -> TouchPointQuerySet:
+    def survey_unchecked(self) -> Self:
         """Logged check-ups whose plan step asks for a survey, not yet looked at by the survey planner."""
         return self.filter(status=Status.DONE, survey_follows=True, survey_checked_at__isnull=True)
 
@@ -171,6 +177,9 @@ class TouchPoint(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = TouchPointQuerySet.as_manager()
+
+    # Not a column: the overdue badge's day count, set by touchpoints.selectors.with_days_overdue.
+    days_overdue: int
 
     class Meta:
         ordering = ["due_at", "pk"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from django import forms
 from django.forms import BaseFormSet, formset_factory
@@ -29,7 +30,8 @@ class RenewalOffsetsField(forms.CharField):
             return ", ".join(str(days) for days in value)
         return value or ""
 
-    def to_python(self, value) -> list[int]:
+    # A CharField whose value is the list the text stands for (its stub says the value is text).
+    def to_python(self, value) -> list[int]:  # type: ignore[override]
         text = super().to_python(value)
         if not text:
             return []
@@ -125,16 +127,20 @@ class BasePlanStepFormSet(BaseFormSet):
         ]
 
 
-PlanStepFormSet = formset_factory(
-    PlanStepForm,
-    formset=BasePlanStepFormSet,
-    extra=0,
-    min_num=1,
-    validate_min=True,
-    max_num=MAX_STEPS,
-    validate_max=True,
-    can_order=True,
-    can_delete=True,
+# formset_factory builds a subclass of the formset class it is given (its stub says only BaseFormSet).
+PlanStepFormSet = cast(
+    "type[BasePlanStepFormSet]",
+    formset_factory(
+        PlanStepForm,
+        formset=BasePlanStepFormSet,
+        extra=0,
+        min_num=1,
+        validate_min=True,
+        max_num=MAX_STEPS,
+        validate_max=True,
+        can_order=True,
+        can_delete=True,
+    ),
 )
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from aftersales.core.access import manager_required
+from aftersales.core.access import AuthenticatedRequest, manager_required
 from customers.models import Product
 from touchpoints.models import CheckupPlan
 from touchpoints.plan_forms import CheckupPlanForm, PlanStepFormSet, step_initial
@@ -22,7 +22,7 @@ STEPS_PREFIX = "steps"
 
 
 @manager_required
-def plan_list(request: HttpRequest) -> HttpResponse:
+def plan_list(request: AuthenticatedRequest) -> HttpResponse:
     plans = CheckupPlan.objects.annotate(step_count=Count("steps", distinct=True)).order_by("-active", "name")
     products = Product.objects.filter(default_plan__isnull=False).order_by("name").values_list("default_plan", "name")
     by_plan: dict[int, list[str]] = {}
@@ -33,16 +33,16 @@ def plan_list(request: HttpRequest) -> HttpResponse:
 
 
 @manager_required
-def plan_create(request: HttpRequest) -> HttpResponse:
+def plan_create(request: AuthenticatedRequest) -> HttpResponse:
     return _edit(request, None)
 
 
 @manager_required
-def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def plan_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _edit(request, get_object_or_404(CheckupPlan, pk=pk))
 
 
-def _edit(request: HttpRequest, plan: CheckupPlan | None) -> HttpResponse:
+def _edit(request: AuthenticatedRequest, plan: CheckupPlan | None) -> HttpResponse:
     if request.method != "POST":
         form = CheckupPlanForm(instance=plan)
         formset = PlanStepFormSet(prefix=STEPS_PREFIX, initial=step_initial(plan))

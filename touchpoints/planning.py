@@ -17,6 +17,7 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -26,7 +27,8 @@ from django.utils.translation import gettext as _
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_changes, audit_record, audit_snapshot
-from customers.models import Product
+from aftersales.core.roles import Actor
+from customers.models import Product, Purchase
 from touchpoints import scheduling
 from touchpoints.models import Channel, CheckupPlan, Kind, PlanStep, TouchPoint
 
@@ -86,13 +88,13 @@ def planned_checkups(
     return [checkup for checkup in checkups if checkup.day >= today]
 
 
-def purchase_plan(purchase) -> CheckupPlan | None:
+def purchase_plan(purchase: Purchase) -> CheckupPlan | None:
     """The plan a purchase follows: its own, else its product's default; an inactive plan schedules nothing."""
     plan = purchase.plan or purchase.product.default_plan
     return plan if plan is not None and plan.active else None
 
 
-def touchpoints_schedule(*, purchase, created_by=None) -> list[TouchPoint]:
+def touchpoints_schedule(*, purchase: Purchase, created_by: Actor | None = None) -> list[TouchPoint]:
     """Create the purchase's plan and renewal check-ups; return them, soonest first.
 
     Called by ``purchase_record`` inside its transaction, once per new
@@ -106,7 +108,7 @@ def touchpoints_schedule(*, purchase, created_by=None) -> list[TouchPoint]:
     return TouchPoint.objects.bulk_create(rows)
 
 
-def touchpoints_schedule_bulk(*, purchases: Sequence, created_by=None) -> int:
+def touchpoints_schedule_bulk(*, purchases: Sequence[Purchase], created_by: Actor | None = None) -> int:
     """``touchpoints_schedule`` for many new purchases at once (the spreadsheet import); returns the count.
 
     The same rules, row for row — the rows come from the same functions —
@@ -117,13 +119,14 @@ def touchpoints_schedule_bulk(*, purchases: Sequence, created_by=None) -> int:
     """
     from aftersales.core.bulkcopy import bulk_insert
 
-    plan_ids = {purchase.plan_id or purchase.product.default_plan_id for purchase in purchases} - {None}
+    plan_ids = {plan_id for purchase in purchases if (plan_id := _plan_id(purchase)) is not None}
     plans = {plan.pk: plan for plan in CheckupPlan.objects.filter(pk__in=plan_ids).prefetch_related("steps")}
     steps = {pk: sorted(plan.steps.all(), key=lambda step: step.position) for pk, plan in plans.items()}
     todays: dict[str, dt.date] = {}
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for purchase in purchases:
-        plan = plans.get(purchase.plan_id or purchase.product.default_plan_id)
+        plan_id = _plan_id(purchase)
+        plan = plans.get(plan_id) if plan_id is not None else None
         plan = plan if plan is not None and plan.active else None
         tz_name = purchase.customer.timezone
         if tz_name not in todays:
@@ -133,14 +136,31 @@ def touchpoints_schedule_bulk(*, purchases: Sequence, created_by=None) -> int:
     return bulk_insert(TouchPoint, rows)
 
 
-def _touchpoints_for(purchase, plan, steps, created_by, today: dt.date) -> list[TouchPoint]:
+def _plan_id(purchase: Purchase) -> int | None:
+    """The id of the plan a purchase follows (``purchase_plan`` without reading the plan)."""
+    return purchase.plan_id or purchase.product.default_plan_id
+
+
+def _touchpoints_for(
+    purchase: Purchase,
+    plan: CheckupPlan | None,
+    steps: Sequence[PlanStep],
+    created_by: Actor | None,
+    today: dt.date,
+) -> list[TouchPoint]:
     rows = [TouchPoint(**fields) for fields in _touchpoint_rows(purchase, plan, steps, created_by, today)]
     for row in rows:  # callers read these without another query
         row.customer, row.purchase = purchase.customer, purchase
     return rows
 
 
-def _touchpoint_rows(purchase, plan, steps, created_by, today: dt.date) -> list[dict]:
+def _touchpoint_rows(
+    purchase: Purchase,
+    plan: CheckupPlan | None,
+    steps: Sequence[PlanStep],
+    created_by: Actor | None,
+    today: dt.date,
+) -> list[dict[str, Any]]:
     """The check-ups of one purchase as field values, soonest first: the one place the rules live."""
     checkups = planned_checkups(
         steps=steps,
@@ -156,7 +176,7 @@ def _touchpoint_rows(purchase, plan, steps, created_by, today: dt.date) -> list[
     return rows
 
 
-def _touchpoint(purchase, checkup: PlannedCheckup, created_by) -> dict:
+def _touchpoint(purchase: Purchase, checkup: PlannedCheckup, created_by: Actor | None) -> dict[str, Any]:
     customer = purchase.customer
     fields = {
         "customer_id": customer.pk,
@@ -212,7 +232,7 @@ def checkup_plan_save(
     active: bool = True,
     steps: Sequence[StepData],
     products: Sequence[Product] | None = None,
-    by=None,
+    by: Actor | None = None,
 ) -> CheckupPlan:
     """Create or update a plan with its steps in this order, all or nothing.
 
@@ -267,7 +287,8 @@ def _save_steps(plan: CheckupPlan, steps: Sequence[StepData]) -> None:
         step.position = parked_from + offset
     PlanStep.objects.bulk_update(kept, ["position"])
 
-    updated, created = [], []
+    updated: list[PlanStep] = []
+    created: list[PlanStep] = []
     for position, data in enumerate(steps, start=1):
         step = existing[data.step_id] if data.step_id is not None else PlanStep(plan=plan)
         step.position = position

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.core.validators import MinValueValidator
 from django.utils.translation import gettext_lazy as _
@@ -44,10 +46,13 @@ class PurchaseForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["product"].queryset = Product.objects.filter(active=True).select_related("default_plan")
-        self.fields["product"].label_from_instance = _product_label
-        self.fields["plan"].queryset = CheckupPlan.objects.filter(active=True)
-        self.fields["plan"].empty_label = _("The product's default plan")
+        product = cast(forms.ModelChoiceField, self.fields["product"])  # the form fields of the model's FKs
+        product.queryset = Product.objects.filter(active=True).select_related("default_plan")
+        # Replacing the method on the instance is how Django documents it; its stub declares it on the class.
+        product.label_from_instance = _product_label  # type: ignore[assignment]
+        plan = cast(forms.ModelChoiceField, self.fields["plan"])
+        plan.queryset = CheckupPlan.objects.filter(active=True)
+        plan.empty_label = _("The product's default plan")
         self.fields["amount"].validators.append(MinValueValidator(0))
         self.fields["amount"].widget.attrs["min"] = "0"
         self.fields["currency"].widget.attrs.update({"maxlength": "3", "pattern": "[A-Za-z]{3}", "size": "4"})
@@ -58,8 +63,9 @@ class PurchaseForm(forms.ModelForm):
             raise forms.ValidationError(_("Use a three-letter currency code, such as EUR."))
         return currency
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean returns
         ordered, delivered, renewal = (cleaned.get(key) for key in ("ordered_at", "delivered_at", "renewal_date"))
         if ordered and delivered and delivered < ordered:
             self.add_error("delivered_at", _("Delivery cannot come before the order."))

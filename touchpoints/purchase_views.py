@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from aftersales.core.access import AuthenticatedRequest
 from aftersales.mail.models import OutboxEmail
 from customers.models import Customer
 from touchpoints.purchase_forms import PurchaseForm
@@ -18,7 +19,7 @@ from touchpoints.services import purchase_record
 
 
 @login_required
-def purchase_create(request: HttpRequest, pk: int) -> HttpResponse:
+def purchase_create(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """A rep records sales for their own customers only; anyone else's customer is a 404 and nothing is written."""
     customer = get_object_or_404(Customer.objects.owned_by(request.user).select_related("owner"), pk=pk)
     if request.method == "POST":

@@ -18,6 +18,7 @@ date gets its own reminder.
 
 from __future__ import annotations
 
+import functools
 import logging
 import zoneinfo
 from collections.abc import Iterable
@@ -182,7 +183,7 @@ def touchpoints_mark_missed(*, now: datetime | None = None, batch_size: int = 10
             # WHERE status = scheduled again: a rep may have logged one since the read.
             batch = TouchPoint.objects.filter(pk__in=ids, status=Status.SCHEDULED, due_at__lt=cutoff)
             marked += batch.update(status=Status.MISSED, updated_at=now)
-            webhook_emit_many(event=WebhookEvent.CHECKUP_MISSED, payloads=lambda ids=ids: _missed_payloads(ids, now))
+            webhook_emit_many(event=WebhookEvent.CHECKUP_MISSED, payloads=functools.partial(_missed_payloads, ids, now))
             # A missed check-up lowers the customer's health: have the health
             # sweep recompute these customers (one UPDATE with a subquery).
             Customer.objects.filter(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Sequence
 
 # Check-ups fall due at 10:00 in the customer's time zone: late enough that
 # the rep has started the day, early enough to call the same morning.
@@ -37,9 +38,7 @@ def step_day(start: dt.date, offset_days: int, *, skip_weekends: bool) -> dt.dat
     return skip_weekend(day) if skip_weekends else day
 
 
-def renewal_days(
-    renewal: dt.date, offsets: list[int] | tuple[int, ...], *, skip_weekends: bool
-) -> list[tuple[int, dt.date]]:
+def renewal_days(renewal: dt.date, offsets: Sequence[int], *, skip_weekends: bool) -> list[tuple[int, dt.date]]:
     """(offset, day) pairs before a renewal; a weekend moves back to Friday so it stays ahead of the date."""
     result = []
     for offset in sorted(set(offsets), reverse=True):

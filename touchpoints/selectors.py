@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any, TypeVar
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 
+from aftersales.core.access import AuthenticatedRequest
 from aftersales.core.models import UserProfile
+from aftersales.core.roles import Actor
 from touchpoints.models import Status, TouchPoint, completion_window_q, overdue_q
 
 # The rep's time zone is kept in the session: every page shows the navigation
@@ -24,17 +28,17 @@ from touchpoints.models import Status, TouchPoint, completion_window_q, overdue_
 SESSION_TZ_KEY = "aftersales_tz"
 
 
-def _profile_timezone(user) -> str:
+def _profile_timezone(user: Actor) -> str:
     return UserProfile.objects.filter(user=user).values_list("timezone", flat=True).first() or ""
 
 
-def remember_timezone(sender, request, user, **kwargs) -> None:
+def remember_timezone(sender: object, request: HttpRequest | None, user: Actor, **kwargs: Any) -> None:
     """``user_logged_in`` receiver (connected in apps.py): the session starts with the user's time zone."""
     if request is not None and hasattr(request, "session"):
         request.session[SESSION_TZ_KEY] = _profile_timezone(user)
 
 
-def user_timezone(request, *, fresh: bool = False) -> zoneinfo.ZoneInfo:
+def user_timezone(request: AuthenticatedRequest, *, fresh: bool = False) -> zoneinfo.ZoneInfo:
     """Today is the rep's day: in the time zone of their profile, else the site's.
 
     ``fresh`` reads the profile (one query) instead of trusting the session.
@@ -54,7 +58,7 @@ def user_timezone(request, *, fresh: bool = False) -> zoneinfo.ZoneInfo:
 class Day:
     """A calendar day on a rep's clock, and its bounds as aware datetimes."""
 
-    date: object
+    date: date
     start: datetime
     end: datetime
 
@@ -86,7 +90,7 @@ class DueCounts:
         return self.overdue + self.today
 
 
-def due_counts(user, day: Day, now: datetime | None = None) -> DueCounts:
+def due_counts(user: Actor, day: Day, now: datetime | None = None) -> DueCounts:
     """The navigation badge and My day's headings: ``user``'s overdue check-ups and those due later today.
 
     One query, an index range scan on touchpoint_myday_idx (assignee, status,
@@ -125,7 +129,10 @@ def completion_counts(since: datetime, until: datetime) -> dict[str, Count]:
     return {"due": Count("pk", filter=window), "done": Count("pk", filter=window & Q(status=Status.DONE))}
 
 
-def bounded(queryset: QuerySet, limit: int) -> tuple[list, bool]:
+_Row = TypeVar("_Row", bound=Model)
+
+
+def bounded(queryset: QuerySet[_Row], limit: int) -> tuple[list[_Row], bool]:
     """At most ``limit`` rows, and whether there were more."""
     rows = list(queryset[: limit + 1])
     return rows[:limit], len(rows) > limit

@@ -20,9 +20,10 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from aftersales.api.models import IdempotentRequest
+from aftersales.core.fields import field_max_length
 
 HEADER = "Idempotency-Key"
-MAX_KEY_LENGTH = IdempotentRequest._meta.get_field("key").max_length
+MAX_KEY_LENGTH = field_max_length(IdempotentRequest, "key")
 
 
 def _fingerprint(request) -> str:

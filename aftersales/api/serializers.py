@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
@@ -63,7 +65,7 @@ class CustomerSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         # external_ref uniqueness is customer_create's business: the same reference again is a retry.
-        extra_kwargs = {"external_ref": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"external_ref": {"validators": []}}
 
 
 class PurchaseSerializer(serializers.ModelSerializer):
@@ -98,7 +100,10 @@ class PurchaseSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         if request is not None and request.user.is_authenticated:
             # A rep may record sales only for their own customers; anyone else's id reads as "does not exist".
-            self.fields["customer"].queryset = Customer.objects.owned_by(request.user)
+            # The model's FK is a related field; the stub's type for its ``queryset`` includes a manager,
+            # which mypy takes for a descriptor and refuses to assign through.
+            customer = cast("serializers.RelatedField[Customer, Any, Any]", self.fields["customer"])
+            customer.queryset = Customer.objects.owned_by(request.user)  # type: ignore[arg-type]
 
     def get_checkups_scheduled(self, purchase: Purchase) -> int:
         # One query per purchase: lists are paged (50), and the count is what an ERP wants to see.

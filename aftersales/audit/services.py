@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import models
 
 from aftersales.audit.models import AuditAction, AuditEvent
 from aftersales.core.erasure import ERASED_TEXT
+from aftersales.core.roles import Actor
 
 # The Audit section of the customer page shows this many events (bounded, one query).
 CUSTOMER_AUDIT_LIMIT = 50
@@ -40,9 +41,9 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def audit_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list]:
+def audit_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """``{field: [old, new]}`` for the fields whose value differs (fields missing before count as None)."""
-    changes = {}
+    changes: dict[str, list[Any]] = {}
     for field, new in after.items():
         old = before.get(field)
         if _jsonable(old) != _jsonable(new):
@@ -57,10 +58,10 @@ def audit_snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
 
 def audit_record(
     *,
-    actor,
+    actor: Actor | None,
     action: str,
     obj: models.Model,
-    customer=None,
+    customer: models.Model | None = None,
     changes: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Record one event; call inside the transaction of the change.
@@ -88,14 +89,22 @@ def audit_record(
     )
 
 
-def customer_audit(customer, *, limit: int = CUSTOMER_AUDIT_LIMIT) -> list[AuditEvent]:
+def customer_audit(customer: models.Model, *, limit: int = CUSTOMER_AUDIT_LIMIT) -> list[AuditEvent]:
     """A customer's latest events, newest first: one query on audit_customer_idx."""
     return list(
-        AuditEvent.objects.filter(customer=customer).select_related("actor").order_by("-created_at", "-pk")[:limit]
+        AuditEvent.objects.filter(customer_id=customer.pk)
+        .select_related("actor")
+        .order_by("-created_at", "-pk")[:limit]
     )
 
 
-def audit_record_many(*, actor, action: str, object_type: str, rows: Iterable[tuple[int, int | None, dict]]) -> int:
+def audit_record_many(
+    *,
+    actor: Actor | None,
+    action: str,
+    object_type: str,
+    rows: Iterable[tuple[int, int | None, Mapping[str, Sequence[Any]]]],
+) -> int:
     """One event per ``(object_id, customer_id, changes)`` in one INSERT: for set-based writes (reassigning a book)."""
     events = [
         AuditEvent(

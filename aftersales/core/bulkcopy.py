@@ -23,7 +23,7 @@ from django.utils import timezone
 CHUNK = 50_000
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     """One value in COPY's text format."""
     if value is None:
         return "\\N"
@@ -40,7 +40,7 @@ def _text(value) -> str:
 
 def _defaults(model: type[models.Model], now: dt.datetime) -> list[tuple[str, str, object]]:
     """(attname, column, default) for every concrete field except the auto primary key."""
-    columns = []
+    columns: list[tuple[str, str, object]] = []
     for field in model._meta.concrete_fields:
         if field.primary_key and isinstance(field, models.AutoField | models.BigAutoField):
             continue
@@ -48,16 +48,17 @@ def _defaults(model: type[models.Model], now: dt.datetime) -> list[tuple[str, st
             default = now
         else:
             default = field.get_default()
+        assert field.column is not None  # a concrete field always has its column
         columns.append((field.attname, field.column, default))
     return columns
 
 
-def bulk_insert(model: type[models.Model], rows: Sequence[dict]) -> int:
+def bulk_insert(model: type[models.Model], rows: Sequence[dict[str, object]]) -> int:
     """Insert ``rows`` (dicts of attname → value) into ``model``'s table; return how many."""
     if not rows:
         return 0
     if connection.vendor != "postgresql":
-        return len(model.objects.bulk_create([model(**row) for row in rows], batch_size=2000))
+        return len(model._default_manager.bulk_create([model(**row) for row in rows], batch_size=2000))
     columns = _defaults(model, timezone.now())
     names = ", ".join(connection.ops.quote_name(column) for _, column, _ in columns)
     sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN"
@@ -70,5 +71,5 @@ def bulk_insert(model: type[models.Model], rows: Sequence[dict]) -> int:
     return len(rows)
 
 
-def _line(row: dict, columns: Iterable[tuple[str, str, object]]) -> str:
+def _line(row: dict[str, object], columns: Iterable[tuple[str, str, object]]) -> str:
     return "\t".join(_text(row.get(attname, default)) for attname, _, default in columns) + "\n"

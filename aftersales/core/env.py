@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -19,6 +19,32 @@ _TRUE = {"1", "true", "yes", "on", "y", "t"}
 _FALSE = {"0", "false", "no", "off", "n", "f", ""}
 
 env = environ.Env()
+
+
+class AftersalesSettings(TypedDict):
+    """The shape of ``settings.AFTERSALES`` (the domain numbers of DESIGN.md), so its readers are type-checked."""
+
+    QUIET_AFTER_DAYS: int
+    RENEWAL_WINDOW_DAYS: int
+    RENEWAL_CONTACT_DAYS: int
+    HEALTH_WEIGHTS: dict[str, int]
+    SURVEY_DELAY_HOURS: int
+    SURVEY_EXPIRES_DAYS: int
+    SURVEY_THROTTLE_DAYS: int
+    SURVEY_AFTER_DELIVERY_DAYS: int
+    SURVEY_RELATIONSHIP_DAYS: int
+    SURVEY_REMINDER_DAYS: int
+    SURVEY_CATCH_UP_DAYS: int
+    OUTBOX_LEASE_SECONDS: int
+    OUTBOX_MAX_ATTEMPTS: int
+    MISSED_GRACE_DAYS: int
+    PUBLIC_RATE_LIMIT_PER_MINUTE: int
+    TRUSTED_PROXY_COUNT: int
+    REVIEW_URL: str
+    WEBHOOKS_ALLOW_PRIVATE: bool
+    WEBHOOK_TIMEOUT_SECONDS: int
+    WEBHOOK_LEASE_SECONDS: int
+    WEBHOOK_MAX_ATTEMPTS: int
 
 
 def _raw(name: str) -> str | None:
@@ -70,9 +96,10 @@ def env_list(name: str, default: list[str]) -> list[str]:
 def env_db(name: str, default: str) -> dict[str, Any]:
     url = env_str(name, default)
     try:
-        return environ.Env.db_url_config(url)
+        config: dict[str, Any] = environ.Env.db_url_config(url)
     except Exception as exc:  # django-environ raises several types for bad URLs
         raise ImproperlyConfigured(f"{name} is not a usable database URL: {exc}") from None
+    return config
 
 
 def env_email(name: str) -> dict[str, Any] | None:
@@ -80,9 +107,10 @@ def env_email(name: str) -> dict[str, Any] | None:
     if not url:
         return None
     try:
-        return environ.Env.email_url_config(url)
+        config: dict[str, Any] = environ.Env.email_url_config(url)
     except Exception as exc:
         raise ImproperlyConfigured(f"{name} is not a usable email URL: {exc}") from None
+    return config
 
 
 def dev_secret_key(var_dir: Path) -> str:

@@ -22,6 +22,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -41,10 +42,12 @@ def client_ip(request: HttpRequest) -> str:
     """
     proxies = settings.AFTERSALES.get("TRUSTED_PROXY_COUNT", 0)
     if proxies:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        header: str = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        forwarded = [part.strip() for part in header.split(",") if part.strip()]
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    address: str = request.META.get("REMOTE_ADDR", "")
+    return address or "unknown"
 
 
 def over_limit(request: HttpRequest, scope: str) -> bool:
@@ -59,7 +62,7 @@ def over_limit(request: HttpRequest, scope: str) -> bool:
 
 
 @functools.lru_cache(maxsize=16)
-def _redis_client(pool):
+def _redis_client(pool: redis.ConnectionPool) -> redis.Redis:
     """One client per connection pool: building one per request (as ``get_client`` does) cost as much as the count."""
     return redis.Redis(connection_pool=pool)
 
@@ -69,8 +72,9 @@ def _count(key: str) -> int:
     cache = caches["default"]
     if isinstance(cache, RedisCache):
         key = cache.make_and_validate_key(key)
-        client = _redis_client(cache._cache._get_connection_pool(write=True))
-        count = client.incr(key)
+        # A private method of Django's Redis cache client (absent from its stubs): the pool that cache writes use.
+        client = _redis_client(cache._cache._get_connection_pool(write=True))  # type: ignore[attr-defined]
+        count: int = client.incr(key)
         if count == 1:  # the window's first request: its key outlives its minute, then goes
             client.expire(key, WINDOW_SECONDS + 5)
         return count
@@ -83,12 +87,15 @@ def _count(key: str) -> int:
         return 1
 
 
-def rate_limited(scope: str, on_limit: Callable[..., HttpResponse]) -> Callable:
+View = Callable[..., HttpResponse]
+
+
+def rate_limited(scope: str, on_limit: View) -> Callable[[View], View]:
     """Decorate a public view: over the limit, ``on_limit(request, **kwargs)`` answers (a 429 page)."""
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: View) -> View:
         @functools.wraps(view)
-        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if over_limit(request, scope):
                 response = on_limit(request, *args, **kwargs)
                 response.status_code = 429

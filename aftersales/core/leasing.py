@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Self, TypeVar
+
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+_M = TypeVar("_M", bound=models.Model)
 
-class LeasedQuerySet(models.QuerySet):
+
+class LeasedQuerySet(models.QuerySet[_M]):
     """Rows delivered with lease and retry (outbox emails, webhook deliveries): which ones a worker may claim."""
 
     # The column set once the row is delivered; ``failed_at`` marks giving up.
     done_field = "sent_at"
 
-    def pending(self) -> LeasedQuerySet:
+    def pending(self) -> Self:
         return self.filter(**{f"{self.done_field}__isnull": True, "failed_at__isnull": True})
 
-    def done_before(self, moment) -> LeasedQuerySet:
+    def done_before(self, moment: dt.datetime) -> Self:
         """Delivered or given up on before ``moment``, oldest first: what the retention prune deletes.
 
         Written as the ``*_done_idx`` partial indexes are (the condition, then
@@ -31,7 +36,7 @@ class LeasedQuerySet(models.QuerySet):
             .order_by("done_at")
         )
 
-    def deliverable(self, at=None) -> LeasedQuerySet:
+    def deliverable(self, at: dt.datetime | None = None) -> Self:
         """Pending, due, and not leased by a live worker."""
         moment = at or timezone.now()
         return (
@@ -40,7 +45,7 @@ class LeasedQuerySet(models.QuerySet):
             .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=moment))
         )
 
-    def claim(self, pk: int, *, lease_until, at) -> bool:
+    def claim(self, pk: int, *, lease_until: dt.datetime, at: dt.datetime) -> bool:
         """Lease one deliverable row for this worker: True when this call got it.
 
         A single conditional UPDATE: two workers racing on the same row both

@@ -7,6 +7,19 @@ kept in step after every ``migrate`` (and every test-database flush) by
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from django.apps.registry import Apps
+    from django.contrib.auth.models import AnonymousUser, User
+
+# Who does something: the signed-in user a service acts for and records (``by``, ``actor``, ``created_by``...).
+# The project keeps Django's own user model (no AUTH_USER_MODEL). Written as a string so that this module
+# imports nothing from the auth app at runtime (it is imported before the app registry is ready).
+Actor: TypeAlias = "User"
+# Whoever a role check is asked about: a request's user, signed in or not.
+Visitor: TypeAlias = "User | AnonymousUser"
+
 MANAGERS = "Managers"
 REPS = "Reps"
 
@@ -32,25 +45,25 @@ REP_PERMISSIONS = {
 }
 
 
-def _group_names(user) -> frozenset[str]:
+def _group_names(user: Visitor) -> frozenset[str]:
     if not getattr(user, "is_authenticated", False):
         return frozenset()
-    cached = getattr(user, "_aftersales_groups", None)
+    cached: frozenset[str] | None = getattr(user, "_aftersales_groups", None)
     if cached is None:
         cached = frozenset(user.groups.values_list("name", flat=True))
-        user._aftersales_groups = cached
+        user._aftersales_groups = cached  # type: ignore[union-attr]  # a per-request cache on the user object
     return cached
 
 
-def is_manager(user) -> bool:
+def is_manager(user: Visitor) -> bool:
     return bool(getattr(user, "is_superuser", False)) or MANAGERS in _group_names(user)
 
 
-def is_rep(user) -> bool:
+def is_rep(user: Visitor) -> bool:
     return REPS in _group_names(user)
 
 
-def roles_sync(apps=None, **kwargs) -> None:
+def roles_sync(apps: Apps | None = None, **kwargs: Any) -> None:
     """Create the role groups if missing and give them their permissions (idempotent).
 
     Works with the historical app registry of a migration (``apps``) or the
@@ -66,15 +79,16 @@ def roles_sync(apps=None, **kwargs) -> None:
         except LookupError:
             return  # an app of ours is not migrated yet: the next post_migrate will do it
         # create_permissions skips app configs without a models module (migration stubs have none).
-        app_config.models_module = getattr(app_config, "models_module", None) or True
+        # (it only tests the attribute for truth, hence a bare True where no module is loaded).
+        app_config.models_module = getattr(app_config, "models_module", None) or True  # type: ignore[assignment]
         create_permissions(app_config, apps=registry, verbosity=0)
     Group = registry.get_model("auth", "Group")
     Permission = registry.get_model("auth", "Permission")
 
     managers, _ = Group.objects.get_or_create(name=MANAGERS)
-    perms = []
-    for app_label, models in MANAGER_MODELS.items():
-        perms += Permission.objects.filter(content_type__app_label=app_label, content_type__model__in=models)
+    perms: list[Any] = []  # Permission rows of the registry in use (historical models are not the live class)
+    for app_label, model_names in MANAGER_MODELS.items():
+        perms += Permission.objects.filter(content_type__app_label=app_label, content_type__model__in=model_names)
     managers.permissions.set(perms)
 
     reps, _ = Group.objects.get_or_create(name=REPS)

@@ -8,6 +8,7 @@ Access attempts → delete, or ``manage.py axes_reset_username NAME``).
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from axes.backends import AxesStandaloneBackend
 from django.http import HttpRequest
@@ -15,7 +16,7 @@ from django.http import HttpRequest
 from aftersales.core.http import client_ip
 
 
-class LockoutBackend(AxesStandaloneBackend):
+class LockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]  # django-axes ships no type information
     """Axes' lockout check, tolerant of ``authenticate()`` calls without a request.
 
     Every login over HTTP (the login page, the API token endpoint) passes the
@@ -25,11 +26,13 @@ class LockoutBackend(AxesStandaloneBackend):
     """
 
     def authenticate(
-        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs
-    ):
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> None:
+        # Axes' backend never returns a user: it raises when the account is locked out, and otherwise
+        # answers None so that the next backend (ModelBackend) checks the password.
         if request is None:
             return None
-        return super().authenticate(request, username=username, password=password, **kwargs)
+        return super().authenticate(request, username=username, password=password, **kwargs)  # type: ignore[no-any-return]
 
 
 def lockout_client_ip(request: HttpRequest) -> str | None:

@@ -8,6 +8,7 @@ prefetch, and the timeline takes at most ``limit`` rows from each source.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import islice
@@ -16,8 +17,9 @@ from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, W
 from django.db.models.expressions import OrderBy
 from django.utils import timezone
 
+from aftersales.core.roles import Visitor
 from aftersales.mail.models import OutboxEmail
-from customers.models import Customer, HealthBand, Purchase, RiskFlag
+from customers.models import Customer, CustomerQuerySet, HealthBand, Purchase, RiskFlag
 from feedback.models import SurveyInvitation, SurveyResponse
 from feedback.scores import DETRACTORS, PASSIVES, PROMOTERS
 from touchpoints.models import Kind, Status, TouchPoint
@@ -67,7 +69,7 @@ class CustomerFilters:
     flagged_on: date | None = None  # had an open risk flag at the end of that day
 
 
-def customer_search(*, user, filters: CustomerFilters, now: datetime | None = None) -> QuerySet[Customer]:
+def customer_search(*, user: Visitor, filters: CustomerFilters, now: datetime | None = None) -> QuerySet[Customer]:
     """The customers ``user`` may see that match ``filters``, in the asked order (pk breaks ties).
 
     The product filter is an EXISTS, not a JOIN: a customer who bought the
@@ -109,7 +111,7 @@ def month_range(month: str) -> tuple[datetime, datetime]:
     )
 
 
-def _drilldown(customers: QuerySet[Customer], filters: CustomerFilters, now: datetime) -> QuerySet[Customer]:
+def _drilldown(customers: CustomerQuerySet, filters: CustomerFilters, now: datetime) -> CustomerQuerySet:
     """The dashboard's "customers behind this number", each an EXISTS so nobody is listed twice."""
     if filters.answered:
         start, end = month_range(filters.answered)
@@ -150,7 +152,7 @@ class CustomerPage:
     """
 
     number: int
-    object_list: list[Customer]
+    object_list: Sequence[Customer]
     has_next: bool
     count: int | None
     count_cap: int
@@ -275,7 +277,7 @@ def customer_timeline(*, customer: Customer, limit: int = 100, now: datetime | N
         [TimelineEvent(tp.event_at, "touchpoint", tp) for tp in touchpoints],
         [TimelineEvent(answer.submitted_at, "answer", answer) for answer in answers],
         [TimelineEvent(flag.raised_at, "flag_raised", flag) for flag in raised],
-        [TimelineEvent(flag.resolved_at, "flag_resolved", flag) for flag in resolved],
+        [TimelineEvent(flag.resolved_at, "flag_resolved", flag) for flag in resolved if flag.resolved_at is not None],
         [TimelineEvent(email.created_at, "email", email) for email in emails],
     ]
     merged = heapq.merge(*streams, key=lambda event: event.at, reverse=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -63,11 +65,11 @@ class CustomerFilterForm(forms.Form):
 
     def __init__(self, *args, owners: list | None, products: list, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["product"].choices = [("", "Any product"), *products]
+        cast(forms.ChoiceField, self.fields["product"]).choices = [("", "Any product"), *products]
         if owners is None:  # reps: their own customers only, no owner filter
             del self.fields["owner"]
         else:
-            self.fields["owner"].choices = [("", "Every rep"), *owners]
+            cast(forms.ChoiceField, self.fields["owner"]).choices = [("", "Every rep"), *owners]
 
     def filters(self) -> CustomerFilters:
         self.is_valid()

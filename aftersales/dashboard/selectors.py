@@ -9,8 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import Any
 
-from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, Window
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Window,
+)
 from django.db.models.functions import RowNumber, TruncMonth
 from django.utils import timezone
 
@@ -42,7 +56,7 @@ def month_key(moment: dt.datetime | dt.date) -> str:
     return f"{moment.year:04d}-{moment.month:02d}"
 
 
-def headline(now: dt.datetime) -> dict:
+def headline(now: dt.datetime) -> dict[str, Any]:
     """The cards at the top: customers, at risk now, open flags by reason, overdue check-ups, NPS of 90 days."""
     # Customers per reason, as the at-risk list filtered by that reason counts them (visible flags).
     open_flags = dict(
@@ -77,7 +91,9 @@ def headline(now: dt.datetime) -> dict:
     }
 
 
-def _by_month(queryset, field: str, since: dt.datetime, **aggregates) -> dict[str, dict]:
+def _by_month(
+    queryset: QuerySet[Model], field: str, since: dt.datetime, **aggregates: Aggregate
+) -> dict[str, dict[str, Any]]:
     """``aggregates`` over the rows of ``queryset`` whose ``field`` is since ``since``, per month (one query)."""
     rows = (
         queryset.filter(**{f"{field}__gte": since})
@@ -89,7 +105,7 @@ def _by_month(queryset, field: str, since: dt.datetime, **aggregates) -> dict[st
     return {month_key(row.pop("month")): row for row in rows}
 
 
-def answers_by_month(since: dt.datetime) -> dict[str, dict]:
+def answers_by_month(since: dt.datetime) -> dict[str, dict[str, Any]]:
     """NPS split and CSAT average of the answers submitted each month (served by response_submitted_idx)."""
     result = _by_month(
         SurveyResponse.objects.all(),
@@ -107,7 +123,7 @@ def answers_by_month(since: dt.datetime) -> dict[str, dict]:
     return result
 
 
-def invitations_by_month(since: dt.datetime) -> dict[str, dict]:
+def invitations_by_month(since: dt.datetime) -> dict[str, dict[str, Any]]:
     """Invitations sent each month and how many of them were answered (invitation_rate_idx)."""
     return _by_month(
         SurveyInvitation.objects.all(),
@@ -118,7 +134,7 @@ def invitations_by_month(since: dt.datetime) -> dict[str, dict]:
     )
 
 
-def detractor_loops_by_month(since: dt.datetime) -> dict[str, dict]:
+def detractor_loops_by_month(since: dt.datetime) -> dict[str, dict[str, Any]]:
     """Median hours from a detractor's answer opening the loop to the call back, by month of the answer.
 
     The median is found in SQL on both backends: each closed loop is ranked
@@ -159,7 +175,7 @@ def detractor_loops_open_by_month(since: dt.datetime) -> dict[str, int]:
     return {key: row["n"] for key, row in _by_month(still_open, "submitted_at", since, n=Count("pk")).items()}
 
 
-def checkups_by_rep(now: dt.datetime, *, days: int = CHECKUP_WINDOW_DAYS) -> list[dict]:
+def checkups_by_rep(now: dt.datetime, *, days: int = CHECKUP_WINDOW_DAYS) -> list[dict[str, Any]]:
     """Per assignee: check-ups that fell due in the window, how many were done, and how many are overdue now.
 
     Completion rate = done / (due in the window, cancelled ones left out).

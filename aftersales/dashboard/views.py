@@ -8,6 +8,7 @@ stored numbers (tests/test_dashboard.py asserts it at two data sizes).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
@@ -70,7 +71,9 @@ def _span(data: dict) -> str:
 
 
 def nps_chart(data: dict) -> tuple[ColumnChart, list[dict]]:
-    columns, scores, rows = [], [], []
+    columns: list[Column] = []
+    scores: list[float | None] = []
+    rows: list[dict[str, Any]] = []
     for key in data["months"]:
         counts = data["answers"].get(key, {})
         summary = NpsSummary(
@@ -110,7 +113,7 @@ def nps_chart(data: dict) -> tuple[ColumnChart, list[dict]]:
     return chart, rows
 
 
-def _monthly(data: dict, point, *, css: str, **chart: object) -> ColumnChart:
+def _monthly(data: dict, point, *, css: str, **chart: Any) -> ColumnChart:
     """One bar per month of ``data["months"]``; ``point(key, name)`` gives (value or None, caption, href, title)."""
     columns = []
     for key in data["months"]:

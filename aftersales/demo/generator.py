@@ -133,9 +133,8 @@ class Generator(LocalCalendar):
             spec = PRODUCTS[k]
             thresholds.append(self.catalogue.quiet_threshold_days[k])
             low, high = DELIVERY_DAYS[spec.kind]
-            delivered = ordered + rng.randint(low, high)
-            if delivered > today:
-                delivered = None
+            delivery_day = ordered + rng.randint(low, high)
+            delivered = delivery_day if delivery_day <= today else None
             start = delivered or ordered
             renewal = start + 365 if spec.kind == "subscription" else None
             pid = self.take_id["purchase"]()
@@ -179,8 +178,8 @@ class Generator(LocalCalendar):
         threshold = min(thresholds)
         if not drifting and state.last_contact < now - timedelta(days=threshold - 4):
             # Healthy accounts are not silent: most customers got in touch on their own lately.
-            start = max(state.last_contact, now - timedelta(days=threshold - 5))
-            moment = start + (now - start) * r()
+            since = max(state.last_contact, now - timedelta(days=threshold - 5))
+            moment = since + (now - since) * r()
             self.touchpoint(
                 state, moment.toordinal(), str(moment - HOUR), kind="ad_hoc", channel="call",
                 objective="Customer got in touch.", inbound_at=moment,
@@ -271,7 +270,7 @@ class Generator(LocalCalendar):
                 owner if kind in ("ad_hoc", "follow_up") else None, created, completed_text or created,
             )
         )  # fmt: skip
-        if status == DONE and survey_follows:
+        if completed is not None and survey_follows:  # (completed is set exactly when it is DONE)
             state.survey_moments.append((completed + self.survey_delay, tp_id))
         return tp_id, status, completed, temperature
 
@@ -312,9 +311,8 @@ class Generator(LocalCalendar):
             )  # fmt: skip
             if not responded:
                 continue
-            cls, nps, csat, buy_again = rules.nps_answer(rng, state.mood)
-            if not tp_id:
-                csat = None  # the relationship survey asks NPS only
+            cls, nps, asked_csat, buy_again = rules.nps_answer(rng, state.mood)
+            csat = asked_csat if tp_id else None  # the relationship survey asks NPS only
             comment = rng.choice(comments[cls]) if rng.random() < 0.55 else ""
             problem = cls == rules.DETRACTOR and rng.random() < 0.25
             responded_text = str(responded)
@@ -326,7 +324,11 @@ class Generator(LocalCalendar):
             row = (iid, cid, nps, csat, buy_again, comment, problem, responded_text, responded_text)
             if unhappy:
                 followup, closed = self.close_the_loop(state, responded, nps, csat, tp_id, unhappy, iid)
-                loop = (followup, responded_text, str(closed) if closed else None)
+                loop: tuple[int | None, str | None, str | None] = (
+                    followup,
+                    responded_text,
+                    str(closed) if closed else None,
+                )
             else:
                 loop = (None, None, None)
             rows.responses.append(row + loop if self.loop_columns else row)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.db.models.fields import NOT_PROVIDED
 
 from customers.models import Customer, Purchase, RiskFlag
@@ -23,6 +23,11 @@ from feedback.models import SurveyInvitation, SurveyResponse
 from touchpoints.models import TouchPoint
 
 _TEXT_TYPES = {"CharField", "TextField", "EmailField", "SlugField", "URLField"}
+
+
+def _column(field: Field) -> str:
+    assert field.column is not None  # a concrete field always has its column
+    return field.column
 
 
 @dataclass(frozen=True)
@@ -38,13 +43,13 @@ class Table:
 
     def columns(self) -> list[str]:
         by_attname = {f.attname: f for f in self.model._meta.concrete_fields}
-        return [by_attname[name].column for name in self.fields]
+        return [_column(by_attname[name]) for name in self.fields]
 
     def not_null_text_columns(self) -> list[str]:
         """Text columns that must read an empty CSV field as '' rather than NULL."""
         by_attname = {f.attname: f for f in self.model._meta.concrete_fields}
         return [
-            by_attname[n].column
+            _column(by_attname[n])
             for n in self.fields
             if not by_attname[n].null and by_attname[n].get_internal_type() in _TEXT_TYPES
         ]
@@ -252,6 +257,7 @@ def write_rows(table: Table, rows: Sequence[tuple] | str) -> None:
     if connection.vendor == "postgresql":
         _copy(table, rows if isinstance(rows, str) else render_csv(rows))
     else:
+        assert not isinstance(rows, str)  # the CSV form is made for PostgreSQL only
         _insert_many(table, rows)
 
 

@@ -32,15 +32,19 @@ import csv
 import io
 import json
 import zipfile
+from collections.abc import Callable
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_erase_customer, audit_record
 from aftersales.core.csv import csv_safe
+from aftersales.core.roles import Actor
 from aftersales.mail.models import OutboxEmail
 from aftersales.mail.outbox import outbox_erase_customer
 from aftersales.mail.suppression import email_suppress
@@ -70,7 +74,8 @@ PROFILE_FIELDS = [
     "id", "name", "company", "email", "phone", "owner__username", "language", "timezone", "email_opt_out",
     "email_opt_out_at", "last_contact_at", "health_score", "external_ref", "notes", "created_at", "updated_at",
 ]  # fmt: skip
-SECTIONS = {
+# Each section: its rows of the customer, and the fields the export shows.
+SECTIONS: dict[str, tuple[Callable[[Customer], QuerySet[Any]], list[str]]] = {
     "purchases": (
         lambda c: c.purchases.order_by("ordered_at", "pk"),
         ["id", "product__name", "product__sku", "ordered_at", "delivered_at", "amount", "currency", "renewal_date",
@@ -106,24 +111,24 @@ SECTIONS = {
 }  # fmt: skip
 
 
-def customer_export(*, customer: Customer) -> dict:
+def customer_export(*, customer: Customer) -> dict[str, Any]:
     """Everything held about the customer, as plain data: ``{"profile": {...}, "<section>": [{...}, ...]}``.
 
     One query per section, whatever the customer's history. Field names are
     the model's (``product__name`` follows a relation), so the JSON and the
     CSV files say the same thing.
     """
-    data: dict = {"profile": Customer.objects.filter(pk=customer.pk).values(*PROFILE_FIELDS).get()}
+    data: dict[str, Any] = {"profile": Customer.objects.filter(pk=customer.pk).values(*PROFILE_FIELDS).get()}
     for section, (queryset, fields) in SECTIONS.items():
         data[section] = list(queryset(customer).values(*fields))
     return data
 
 
-def export_json(data: dict) -> bytes:
+def export_json(data: dict[str, Any]) -> bytes:
     return json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False).encode()
 
 
-def export_csv_zip(data: dict) -> bytes:
+def export_csv_zip(data: dict[str, Any]) -> bytes:
     """A zip with one CSV per section (``profile.csv``, ``purchases.csv`` …), each with its own header.
 
     Cells that a spreadsheet would run as a formula are quoted (aftersales/customer_pages/exports.py).
@@ -151,7 +156,7 @@ def _cell(value: object) -> object:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
-def customer_export_file(*, customer: Customer, fmt: str, by) -> tuple[str, str, bytes]:
+def customer_export_file(*, customer: Customer, fmt: str, by: Actor | None) -> tuple[str, str, bytes]:
     """The export as a download, ``(filename, content type, bytes)``; records who exported it."""
     if fmt not in EXPORT_FORMATS:
         raise ValidationError({"format": "Choose JSON or CSV."})
@@ -166,7 +171,7 @@ def customer_export_file(*, customer: Customer, fmt: str, by) -> tuple[str, str,
 
 
 @transaction.atomic
-def customer_erase(*, customer: Customer, by) -> Customer:
+def customer_erase(*, customer: Customer, by: Actor | None) -> Customer:
     """Anonymise the customer and everything written about them; see the module docstring for what stays.
 
     The customer row is locked first, so two erasures (two managers, a

@@ -10,11 +10,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from aftersales.core.access import manager_required
+from aftersales.core.access import AuthenticatedRequest, manager_required
 from aftersales.gdpr.services import SECTIONS, customer_erase, customer_export_file, customer_is_erased
 from customers.models import Customer
 
@@ -41,7 +41,7 @@ class EraseForm(forms.Form):
 
 @manager_required
 @require_http_methods(["GET", "POST"])
-def gdpr_export(request: HttpRequest, pk: int) -> HttpResponse:
+def gdpr_export(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer.objects.owned_by(request.user), pk=pk)
     form = ExportForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -58,7 +58,7 @@ def gdpr_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 @manager_required
 @require_http_methods(["GET", "POST"])
-def gdpr_erase(request: HttpRequest, pk: int) -> HttpResponse:
+def gdpr_erase(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer.objects.owned_by(request.user).select_related("owner"), pk=pk)
     erased = customer_is_erased(customer)
     form = EraseForm(request.POST or None)

@@ -93,7 +93,8 @@ def health_score(signals: Signals, *, now: dt.datetime, weights: dict[str, int] 
     days_silent = (now - signals.last_contact_at).days if signals.last_contact_at else None
     if signals.quiet_after is not None and signals.quiet_after <= now:
         move("quiet", f"{days_silent} days without contact" if days_silent is not None else "No contact on record")
-    elif _quiet_soon_from(signals) is not None and _quiet_soon_from(signals) <= now:
+    elif (quiet_soon := _quiet_soon_from(signals)) is not None and quiet_soon <= now:
+        assert signals.quiet_after is not None  # quiet_soon is a point before it
         left = (signals.quiet_after - now).days
         move("quiet_soon", f"{days_silent} days since the last contact; quiet in {left} days")
     if signals.overdue:
@@ -119,7 +120,7 @@ def health_score(signals: Signals, *, now: dt.datetime, weights: dict[str, int] 
         move("problem_each", _count(signals.open_problems, "open problem"), signals.open_problems, "problem_max")
     if signals.renewal_date is not None and signals.renewal_date <= _renewal_window_end(now):
         days = (signals.renewal_date - now.date()).days
-        if days_silent is None:
+        if signals.last_contact_at is None:  # (then days_silent is None too)
             move("renewal_no_contact", f"Renewal in {days} days, no contact on record")
         elif now - signals.last_contact_at >= _renewal_contact_gap():
             move("renewal_no_contact", f"Renewal in {days} days, no contact for {days_silent} days")
@@ -246,9 +247,9 @@ def customer_signals(ids: list[int], *, now: dt.datetime) -> dict[int, Signals]:
         signals[row["customer_id"]].overdue = row["overdue"]
         signals[row["customer_id"]].next_due_at = row["next_due"]
     missed = TouchPoint.objects.filter(customer_id__in=ids, status=Status.MISSED, due_at__gte=now - MISSED_LOOKBACK)
-    for row in missed.values("customer_id").annotate(n=Count("pk"), oldest=Min("due_at")):
-        signals[row["customer_id"]].missed = row["n"]
-        signals[row["customer_id"]].oldest_missed_at = row["oldest"]
+    for missed_row in missed.values("customer_id").annotate(n=Count("pk"), oldest=Min("due_at")):
+        signals[missed_row["customer_id"]].missed = missed_row["n"]
+        signals[missed_row["customer_id"]].oldest_missed_at = missed_row["oldest"]
     readings = TouchPoint.objects.filter(customer_id__in=ids, status=Status.DONE, temperature__isnull=False)
     for customer_id, temperature in _latest(readings, "completed_at", 3, "temperature"):
         signals[customer_id].temperatures.append(temperature)
@@ -264,8 +265,8 @@ def customer_signals(ids: list[int], *, now: dt.datetime) -> dict[int, Signals]:
         if row["reason"] == FlagReason.PROBLEM_REPORTED:
             found.open_problems = row["n"]
     renewals = Purchase.objects.filter(customer_id__in=ids, renewal_date__gte=now.date())
-    for row in renewals.values("customer_id").annotate(next_renewal=Min("renewal_date")):
-        signals[row["customer_id"]].renewal_date = row["next_renewal"]
+    for renewal_row in renewals.values("customer_id").annotate(next_renewal=Min("renewal_date")):
+        signals[renewal_row["customer_id"]].renewal_date = renewal_row["next_renewal"]
     return signals
 
 

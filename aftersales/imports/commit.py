@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from django.db import transaction
 
+from aftersales.core.roles import Actor
 from aftersales.imports.validation import Preview, _chunks
 from customers.models import Customer, Product, Purchase
 from touchpoints.planning import touchpoints_schedule_bulk
@@ -36,7 +37,9 @@ def _no_progress(stage: str, done: int, total: int) -> None:
 
 
 @transaction.atomic
-def import_commit(*, preview: Preview, by, default_owner=None, progress: Progress = _no_progress) -> dict:
+def import_commit(
+    *, preview: Preview, by: Actor, default_owner: Actor | None = None, progress: Progress = _no_progress
+) -> dict[str, int]:
     """Write what ``preview`` found (it must have no errors); return counts of what changed."""
     if preview.errors:
         raise ValueError("A file with errors is never written; fix them first.")

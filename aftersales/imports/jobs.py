@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from aftersales.core.queue import task_send_on_commit
+from aftersales.core.roles import Actor
 from aftersales.imports.commit import import_commit
 from aftersales.imports.mapping import FIELD_NAMES, guess_mapping
 from aftersales.imports.models import ImportJob
@@ -40,7 +41,7 @@ def imports_dir() -> Path:
     return path
 
 
-def import_job_create(*, filename: str, data: bytes, by) -> ImportJob:
+def import_job_create(*, filename: str, data: bytes, by: Actor) -> ImportJob:
     """Keep the upload and guess the mapping; raises ReadError when it is not a table."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise ReadError(f"The file is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MB; split it.")

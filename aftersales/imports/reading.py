@@ -40,7 +40,7 @@ def _delimiter(text: str) -> str:
     first_line = next(csv.reader(io.StringIO(text)), [""])
     sample = ",".join(first_line) if len(first_line) > 1 else text.split("\n", 1)[0]
     counts = {delimiter: sample.count(delimiter) for delimiter in DELIMITERS}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=lambda delimiter: counts[delimiter])
     return best if counts[best] else ","
 
 

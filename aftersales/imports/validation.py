@@ -18,12 +18,13 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
+from aftersales.core.fields import field_max_length
 from aftersales.imports.mapping import FIELD_BY_NAME, FIELDS
 from aftersales.imports.reading import Table, excel_serial_date
 from customers.models import Customer, Language, Product, Purchase
 
 MAX_LENGTHS = {
-    name: Customer._meta.get_field(model_field).max_length
+    name: field_max_length(Customer, model_field)
     for name, model_field in (
         ("customer_ref", "external_ref"),
         ("name", "name"),
@@ -31,7 +32,7 @@ MAX_LENGTHS = {
         ("email", "email"),
         ("phone", "phone"),
     )
-} | {"order_ref": Purchase._meta.get_field("external_ref").max_length}
+} | {"order_ref": field_max_length(Purchase, "external_ref")}
 MAX_AMOUNT = Decimal("9999999999.99")
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%d/%m/%y")
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
@@ -258,7 +259,7 @@ def _check_purchase(preview, number, values, index, mapping, products, seen_orde
     elif product_id is None:
         preview.error(number, mapping["product"], f"No product has the SKU {sku!r}." if sku else "The SKU is empty.")
 
-    dates = {}
+    dates: dict[str, dt.date | None] = {}
     for name in ("ordered_at", "delivered_at", "renewal_date"):
         value = _cell(values, index, name)
         dates[name] = None
@@ -283,8 +284,10 @@ def _check_purchase(preview, number, values, index, mapping, products, seen_orde
         preview.error(number, mapping["currency"], f"{currency!r} is not a three-letter currency code.")
     if len(preview.errors) > errors_before:
         return None
+    ordered_at = dates["ordered_at"]
+    assert product_id is not None and ordered_at is not None  # without either, one of the errors above was raised
     return PurchaseRow(
-        number, order_ref, "", product_id, dates["ordered_at"], dates["delivered_at"], amount, currency,
+        number, order_ref, "", product_id, ordered_at, dates["delivered_at"], amount, currency,
         dates["renewal_date"],
     )  # fmt: skip
 
@@ -292,14 +295,14 @@ def _check_purchase(preview, number, values, index, mapping, products, seen_orde
 def _check_against_database(preview: Preview, mapping: dict[str, str]) -> None:
     """New versus existing rows, and order references already recorded for another customer."""
     refs = list(preview.customers)
-    existing_customers = set()
+    existing_customers: set[str | None] = set()
     for chunk in _chunks(refs):
         found = Customer.objects.filter(external_ref__in=chunk).values_list("external_ref", flat=True)
         existing_customers.update(found)
     preview.new_customers = len(refs) - len(existing_customers)
 
     orders = [purchase.external_ref for purchase in preview.purchases]
-    owner_of_order: dict[str, str | None] = {}
+    owner_of_order: dict[str | None, str | None] = {}
     for chunk in _chunks(orders):
         owner_of_order.update(
             Purchase.objects.filter(external_ref__in=chunk).values_list("external_ref", "customer__external_ref")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from aftersales.core.access import manager_required
+from aftersales.core.access import AuthenticatedRequest, manager_required
 from aftersales.imports.jobs import import_job_create, import_job_preview, import_job_queue, progress_get
 from aftersales.imports.mapping import FIELDS
 from aftersales.imports.models import ImportJob
@@ -35,7 +35,7 @@ class MappingForm(forms.Form):
 
 
 @manager_required
-def import_upload(request: HttpRequest) -> HttpResponse:
+def import_upload(request: AuthenticatedRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -50,7 +50,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 
 
 @manager_required
-def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def import_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     header = job.summary.get("header", [])
     if request.method == "POST" and job.status in (ImportJob.Status.UPLOADED, ImportJob.Status.INVALID,
@@ -69,7 +69,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @manager_required
-def import_commit(request: HttpRequest, pk: int) -> HttpResponse:
+def import_commit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     if import_job_queue(job=job):
         messages.success(request, "The import is running; this page shows its progress.")
@@ -79,7 +79,7 @@ def import_commit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @manager_required
-def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+def import_progress(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Polled by htmx while the commit runs; when it is over, the whole page reloads to show the outcome."""
     job = get_object_or_404(ImportJob, pk=pk)
     response = render(request, "customers/import/_progress.html", {"job": job, "progress": progress_get(job.pk)})

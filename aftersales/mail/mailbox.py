@@ -6,6 +6,7 @@ mail stack as usual (headers, MIME, Message-ID) and is stored instead of sent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from email.header import decode_header, make_header
 
 from django.core.mail.backends.base import BaseEmailBackend
@@ -13,7 +14,7 @@ from django.core.mail.message import EmailMessage
 
 
 class DevMailboxBackend(BaseEmailBackend):
-    def send_messages(self, email_messages: list[EmailMessage]) -> int:
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
         from aftersales.mail.models import MailboxMessage
 
         kept = 0
@@ -26,9 +27,9 @@ class DevMailboxBackend(BaseEmailBackend):
                 if mimetype == "text/html":
                     html = str(content)
             if message.content_subtype == "html":
-                html, text = message.body, ""
+                html, text = str(message.body), ""
             else:
-                text = message.body
+                text = str(message.body)
             MailboxMessage.objects.create(
                 message_id=mime.get("Message-ID", ""),
                 from_email=str(mime.get("From", message.from_email)),

@@ -18,7 +18,7 @@ def new_message_id() -> str:
     return f"<{uuid.uuid4().hex}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"
 
 
-class OutboxQuerySet(LeasedQuerySet):
+class OutboxQuerySet(LeasedQuerySet["OutboxEmail"]):
     done_field = "sent_at"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -22,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
-from aftersales.core.roles import is_manager
+from aftersales.core.roles import Visitor, is_manager
 from aftersales.mail.models import MailboxMessage, OutboxEmail
 
 PAGE_SIZE = 50
@@ -44,7 +45,7 @@ def with_links_in_new_tab(html: str) -> str:
     return LINKS_IN_NEW_TAB + html
 
 
-def can_read_mailbox(user) -> bool:
+def can_read_mailbox(user: Visitor) -> bool:
     return bool(user.is_authenticated and (user.is_staff or is_manager(user)))
 
 
@@ -52,7 +53,7 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     """Anonymous users go to the login page; signed-in users who are not staff get a 403."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not can_read_mailbox(request.user):

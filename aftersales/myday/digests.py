@@ -25,7 +25,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from aftersales.core.roles import MANAGERS, REPS
+from aftersales.core.roles import MANAGERS, REPS, Actor
 from aftersales.mail.models import OutboxEmail
 from customers.models import Customer, RiskFlag
 from feedback.models import SurveyResponse
@@ -81,7 +81,7 @@ class Digest:
         return not (self.overdue or self.due_today or self.at_risk or self.answers)
 
 
-def digest_for(user, *, now: datetime, hours: WorkHours) -> Digest:
+def digest_for(user: Actor, *, now: datetime, hours: WorkHours) -> Digest:
     """What a rep's morning digest says, in a fixed number of bounded queries."""
     day = Day.of(now, hours.tz)
     scheduled = TouchPoint.objects.assigned_to(user).scheduled().select_related("customer").order_by("due_at", "pk")

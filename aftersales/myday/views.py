@@ -11,10 +11,11 @@ from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Exists, OuterRef, Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from aftersales.core.access import AuthenticatedRequest
 from customers.models import Customer, RiskFlag
 from feedback.models import SurveyResponse
 from touchpoints.models import TouchPoint
@@ -29,7 +30,7 @@ NPS_WINDOW_DAYS = 90
 
 
 @login_required
-def my_day(request: HttpRequest) -> HttpResponse:
+def my_day(request: AuthenticatedRequest) -> HttpResponse:
     """Check-ups overdue, due today and coming up, the rep's customers at risk and their fresh survey answers."""
     user = request.user
     tz = user_timezone(request, fresh=True)

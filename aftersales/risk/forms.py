@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from django import forms
 from django.conf import settings
@@ -48,11 +49,11 @@ class RiskFilterForm(forms.Form):
 
     def __init__(self, *args, reps: list | None, products: list, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["product"].choices = [("", "Any product"), *products]
+        cast(forms.ChoiceField, self.fields["product"]).choices = [("", "Any product"), *products]
         if reps is None:  # a rep sees their own customers: no rep filter
             del self.fields["rep"]
         else:
-            self.fields["rep"].choices = [("", "Every rep"), *reps]
+            cast(forms.ChoiceField, self.fields["rep"]).choices = [("", "Every rep"), *reps]
 
     def filters(self) -> RiskFilters:
         self.is_valid()
@@ -74,7 +75,7 @@ class ReassignForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["to_rep"].choices = [("", "Pick a rep"), *rep_choices()]
+        cast(forms.ChoiceField, self.fields["to_rep"]).choices = [("", "Pick a rep"), *rep_choices()]
 
 
 def selected_ids(values: list[str], *, limit: int = 1000) -> list[int]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.utils import timezone
 
+from aftersales.core.roles import Actor
 from customers.models import HEALTH_BAND_RANGES, Customer
 from feedback.models import SurveyInvitation, SurveyResponse
 from feedback.scores import DETRACTORS, PROMOTERS
@@ -65,7 +66,8 @@ class Scorecard:
         return _percent(self.invitations_answered, self.invitations_sent)
 
 
-def rep_scorecard(rep, *, now: dt.datetime | None = None) -> Scorecard:
+def rep_scorecard(rep: Actor, *, now: dt.datetime | None = None) -> Scorecard:
+
     now = now or timezone.now()
     since = now - dt.timedelta(days=SCORECARD_DAYS)
     book = Customer.objects.filter(owner=rep).order_by()

@@ -10,11 +10,14 @@ page's next touch points.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from django.db.models import Exists, Min, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
+from aftersales.core.roles import Visitor
 from aftersales.customer_pages.selectors import CustomerFilters, customer_search
 from customers.models import Customer, FlagReason, Language, Purchase, RiskFlag
 from touchpoints.models import TouchPoint
@@ -39,7 +42,7 @@ class RiskFilters:
         return any((self.rep_id, self.product_id, self.reason, self.band, self.language))
 
 
-def risk_search(*, user, filters: RiskFilters, now: dt.datetime | None = None) -> QuerySet[Customer]:
+def risk_search(*, user: Visitor, filters: RiskFilters, now: dt.datetime | None = None) -> QuerySet[Customer]:
     """Customers ``user`` may see with a visible flag (open, not snoozed) matching ``filters``.
 
     Each row carries ``risk_flags`` (its visible flags, the chips) and
@@ -59,7 +62,9 @@ def risk_search(*, user, filters: RiskFilters, now: dt.datetime | None = None) -
         customers = customers.filter(Exists(visible.filter(customer=OuterRef("pk"), reason=filters.reason)))
     if filters.language in Language.values:
         customers = customers.filter(language=filters.language)
-    return customers.prefetch_related(
+    # The two lists are declared on Customer for the readers of these rows, which django-stubs
+    # reports as attributes defined twice.
+    return customers.prefetch_related(  # type: ignore[no-redef]
         Prefetch("flags", queryset=visible.order_by("reason", "pk"), to_attr="risk_flags"),
         Prefetch(
             "purchases", queryset=Purchase.objects.select_related("product").order_by("pk"), to_attr="risk_purchases"
@@ -72,16 +77,20 @@ def days_since(moment: dt.datetime | None, now: dt.datetime) -> int | None:
     return (now - moment).days if moment is not None else None
 
 
-def _next_touch():
+class _DueAt(TypedDict):
+    due_at: dt.datetime
+
+
+def _next_touch() -> QuerySet[TouchPoint, _DueAt]:
     return TouchPoint.objects.scheduled().filter(customer=OuterRef("pk")).order_by("due_at").values("due_at")[:1]
 
 
 def with_next_touch(customers: QuerySet[Customer]) -> QuerySet[Customer]:
     """``next_touch_at`` on every row: the earliest scheduled touch point (a correlated subquery)."""
-    return customers.annotate(next_touch_at=Subquery(_next_touch()))
+    return customers.annotate(next_touch_at=Subquery(_next_touch()))  # type: ignore[no-redef]  # as risk_search's
 
 
-def attach_next_touch(customers: list[Customer]) -> None:
+def attach_next_touch(customers: Sequence[Customer]) -> None:
     """``next_touch_at`` on the rows of one page, in one grouped query."""
     soonest = dict(
         TouchPoint.objects.scheduled()

@@ -30,6 +30,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -39,6 +40,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from aftersales.core.roles import Actor
 from aftersales.mail.models import OutboxEmail
 from aftersales.mail.outbox import outbox_enqueue
 from aftersales.risk import sweep_sql
@@ -233,7 +235,7 @@ def _notify_owner(owner_id: int, flag_ids: list[int], *, now: dt.datetime) -> in
     return 1
 
 
-def _email_context(owner, claimed: list[tuple[int, int, str]]) -> dict:
+def _email_context(owner: Actor, claimed: list[tuple[int, int, str]]) -> dict:
     """The email lists the first EMAIL_LIST_LIMIT flags of each reason (by name), and counts the rest."""
     by_reason: dict[str, list[int]] = defaultdict(list)
     for flag_id, _, reason in claimed:
@@ -246,7 +248,7 @@ def _email_context(owner, claimed: list[tuple[int, int, str]]) -> dict:
     }
     # One reverse() for the whole email, not one per customer listed.
     pattern = f"{settings.SITE_URL}{reverse('customers:detail', args=[0])}"
-    groups = []
+    groups: list[dict[str, Any]] = []
     for reason in SWEPT_REASONS:
         ids = by_reason.get(reason)
         if not ids:

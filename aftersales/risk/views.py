@@ -25,13 +25,13 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
-from aftersales.core.access import manager_required
+from aftersales.core.access import AuthenticatedRequest, manager_required
 from aftersales.core.csv import csv_response
 from aftersales.core.roles import is_manager
 from aftersales.customer_pages.exports import CUSTOMER_HEADER, customer_rows
@@ -60,7 +60,7 @@ def _filter_form(request: HttpRequest) -> RiskFilterForm:
 
 @login_required
 @require_safe
-def risk_list(request: HttpRequest) -> HttpResponse:
+def risk_list(request: AuthenticatedRequest) -> HttpResponse:
     """Every customer with a visible flag, worst health first; managers can reassign a selection."""
     manager = is_manager(request.user)
     form = _filter_form(request)
@@ -101,7 +101,7 @@ def risk_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
-def risk_export(request: HttpRequest) -> HttpResponse:
+def risk_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     """The at-risk list as CSV, every page of it, streamed."""
     now = timezone.now()
     customers = risk_search(user=request.user, filters=_filter_form(request).filters(), now=now)
@@ -112,7 +112,7 @@ def risk_export(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
-def customer_export(request: HttpRequest) -> HttpResponse:
+def customer_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     """The customer list as CSV with the list's own filters (``customers.views.CustomerFilterForm``), streamed."""
     products = list(Product.objects.order_by("name", "pk").values_list("pk", "name"))
     owners = _owner_choices() if is_manager(request.user) else None
@@ -123,7 +123,7 @@ def customer_export(request: HttpRequest) -> HttpResponse:
 
 @manager_required
 @require_POST
-def risk_reassign(request: HttpRequest) -> HttpResponse:
+def risk_reassign(request: AuthenticatedRequest) -> HttpResponse:
     """Give the ticked customers (and their scheduled check-ups) to another rep. Managers only."""
     form = ReassignForm(request.POST)
     ids = selected_ids(request.POST.getlist("customer"))
@@ -145,7 +145,7 @@ def risk_reassign(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def riskflag_snooze_view(request: HttpRequest, flag_pk: int) -> HttpResponse:
+def riskflag_snooze_view(request: AuthenticatedRequest, flag_pk: int) -> HttpResponse:
     """Snooze one open flag of a customer the user may see (another rep's flag: 404)."""
     flag = get_object_or_404(
         RiskFlag.objects.open().select_related("customer").filter(customer__in=Customer.objects.owned_by(request.user)),
@@ -166,7 +166,7 @@ def riskflag_snooze_view(request: HttpRequest, flag_pk: int) -> HttpResponse:
 
 
 @manager_required
-def health_weights_view(request: HttpRequest) -> HttpResponse:
+def health_weights_view(request: AuthenticatedRequest) -> HttpResponse:
     """Managers tune the weights of the health score; every customer is then rescored by the health sweep."""
     form = HealthWeightsForm(request.POST or None, current=health_weights())
     if request.method == "POST" and form.is_valid():
@@ -182,7 +182,7 @@ def health_weights_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
-def rep_scorecard_view(request: HttpRequest, rep_pk: int) -> HttpResponse:
+def rep_scorecard_view(request: AuthenticatedRequest, rep_pk: int) -> HttpResponse:
     """One rep's figures. A rep opens only their own (another rep's: 404, as for their customers)."""
     users = get_user_model().objects.all()
     if not is_manager(request.user):

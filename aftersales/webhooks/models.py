@@ -47,7 +47,7 @@ class Webhook(models.Model):
         return self.url
 
 
-class WebhookDeliveryQuerySet(LeasedQuerySet):
+class WebhookDeliveryQuerySet(LeasedQuerySet["WebhookDelivery"]):
     done_field = "delivered_at"
 
 

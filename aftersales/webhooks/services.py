@@ -20,6 +20,7 @@ Signature: ``Aftersales-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import ipaddress
@@ -41,6 +42,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from aftersales.core.queue import task_send
+from aftersales.core.roles import Actor
 from aftersales.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -103,14 +105,15 @@ def webhook_url_errors(url: str) -> str | None:
     except (socket.gaierror, UnicodeError):
         return f"The host {parts.hostname!r} cannot be resolved."
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        host = str(info[4][0])  # an IPv4 or IPv6 address (the families getaddrinfo answers for a host name)
+        address = ipaddress.ip_address(host.split("%", 1)[0])
         if not address.is_global or address.is_multicast:
             return f"{parts.hostname} resolves to {address}, a private or loopback address: refused."
     return None
 
 
 @transaction.atomic
-def webhook_register(*, url: str, events: list[str], by, description: str = "") -> Webhook:
+def webhook_register(*, url: str, events: list[str], by: Actor, description: str = "") -> Webhook:
     """Register an endpoint for some events; raises ValidationError naming the field at fault."""
     errors: dict[str, str] = {}
     problem = webhook_url_errors(url)
@@ -190,7 +193,7 @@ def webhook_payloads_erase_customer(*, customer_id: int, name: str) -> None:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """A redirect could point anywhere, including the private network: treat it as a failure."""
 
-    def redirect_request(self, *args, **kwargs):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
 
 
@@ -254,7 +257,7 @@ def _deliver(delivery_id: int) -> str:
     return SENT
 
 
-def _record_failure(delivery: WebhookDelivery, error: str, status: int | None, lease_until) -> None:
+def _record_failure(delivery: WebhookDelivery, error: str, status: int | None, lease_until: dt.datetime) -> None:
     now = timezone.now()
     changes: dict[str, Any] = {"leased_until": None, "last_error": error[:2000], "last_status": status}
     if delivery.attempts >= settings.AFTERSALES["WEBHOOK_MAX_ATTEMPTS"]:

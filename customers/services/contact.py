@@ -7,10 +7,11 @@ import datetime as dt
 from django.db import connection
 from django.utils import timezone
 
+from aftersales.core.roles import Actor
 from customers.models import Customer, FlagReason, RiskFlag
 
 
-def customer_record_two_way_contact(*, customer: Customer, at: dt.datetime, by) -> None:
+def customer_record_two_way_contact(*, customer: Customer, at: dt.datetime, by: Actor | None) -> None:
     """A two-way contact moves last_contact_at and quiet_after and resolves the gone-quiet flag.
 
     The UPDATE only moves forward: a contact logged late for an earlier moment
@@ -22,7 +23,7 @@ def customer_record_two_way_contact(*, customer: Customer, at: dt.datetime, by) 
 
 
 def customer_contact_move(
-    *, customer_id: int, at: dt.datetime, quiet_after: dt.datetime, by, gone_quiet_open: bool = True
+    *, customer_id: int, at: dt.datetime, quiet_after: dt.datetime, by: Actor | None, gone_quiet_open: bool = True
 ) -> bool:
     """The writes of ``customer_record_two_way_contact`` for a caller that already knows ``quiet_after``.
 

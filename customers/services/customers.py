@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_changes, audit_record, audit_snapshot
+from aftersales.core.roles import Actor
 from customers.models import Customer
 
 CUSTOMER_AUDIT = ("name", "company", "email", "phone", "owner_id", "language", "timezone", "external_ref")
@@ -14,7 +17,7 @@ CUSTOMER_AUDIT = ("name", "company", "email", "phone", "owner_id", "language", "
 @transaction.atomic
 def customer_create(
     *,
-    owner,
+    owner: Actor,
     name: str,
     company: str = "",
     email: str = "",
@@ -22,7 +25,7 @@ def customer_create(
     language: str = "en",
     timezone: str = "UTC",
     external_ref: str | None = None,
-    by=None,
+    by: Actor | None = None,
 ) -> tuple[Customer, bool]:
     """Create a customer owned by ``owner``; idempotent by ``external_ref`` like ``purchase_record``.
 
@@ -51,6 +54,6 @@ def customer_create(
     return customer, True
 
 
-def _created(obj, fields: tuple[str, ...]) -> dict[str, list]:
+def _created(obj: models.Model, fields: tuple[str, ...]) -> dict[str, list[Any]]:
     """The audit ``changes`` of a new row: every audited field from nothing to its value."""
     return audit_changes({}, audit_snapshot(obj, fields))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -14,17 +15,19 @@ from django.utils.translation import gettext as _
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_record, audit_record_many
+from aftersales.core.fields import field_max_length
+from aftersales.core.roles import Actor
 from aftersales.webhooks.models import Webhook, WebhookEvent
 from aftersales.webhooks.services import webhook_emit_many
 from customers.models import Customer, RiskFlag
 
-FLAG_DETAIL_MAX_LENGTH = RiskFlag._meta.get_field("detail").max_length
-RESOLUTION_MAX_LENGTH = RiskFlag._meta.get_field("resolution").max_length
+FLAG_DETAIL_MAX_LENGTH = field_max_length(RiskFlag, "detail")
+RESOLUTION_MAX_LENGTH = field_max_length(RiskFlag, "resolution")
 # A snooze longer than this is a resolution in disguise: resolve the flag instead.
 SNOOZE_MAX_DAYS = 90
 
 
-def riskflag_raise(*, customer: Customer, reason: str, detail: str, data: dict | None = None) -> RiskFlag:
+def riskflag_raise(*, customer: Customer, reason: str, detail: str, data: dict[str, Any] | None = None) -> RiskFlag:
     """Raise a flag, or add ``detail`` to the one already open for that reason (one open flag per reason).
 
     A snoozed flag is woken up: something new happened.
@@ -38,7 +41,7 @@ def riskflags_raise(
     customer: Customer,
     reasons: Iterable[str],
     detail: str,
-    data: dict | None = None,
+    data: dict[str, Any] | None = None,
     health_marked: bool = False,
     hooks: list[Webhook] | None = None,
 ) -> list[RiskFlag]:
@@ -56,7 +59,7 @@ class FlagRaise:
     customer: Customer
     reasons: Iterable[str]
     detail: str
-    data: dict | None = None
+    data: dict[str, Any] | None = None
 
 
 def riskflags_raise_many(
@@ -163,7 +166,7 @@ def riskflags_raise_many(
 
 
 @transaction.atomic
-def riskflag_snooze(*, flag: RiskFlag, until: dt.datetime, reason: str, by) -> RiskFlag:
+def riskflag_snooze(*, flag: RiskFlag, until: dt.datetime, reason: str, by: Actor) -> RiskFlag:
     """Hide an open flag from the at-risk lists until ``until``; it comes back by itself after.
 
     Nothing sweeps it back: ``RiskFlag.objects.visible()`` compares

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from aftersales.core.roles import is_manager
+from aftersales.core.roles import Actor, is_manager
 from customers.models import Customer, HealthWeights
 
 # What a manager may set a weight to (the score is clamped to 0–100 anyway).
@@ -14,7 +14,7 @@ WEIGHT_RANGE = (-100, 100)
 
 
 @transaction.atomic
-def healthweights_update(*, weights: dict[str, int], by) -> HealthWeights:
+def healthweights_update(*, weights: dict[str, int], by: Actor) -> HealthWeights:
     """Save the manager's weights and make every customer due for a recompute, in one set-based UPDATE.
 
     The health sweep then rescores the whole book in its batches; until it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -12,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_record
+from aftersales.core.roles import Actor
 from aftersales.webhooks.models import WebhookEvent
 from aftersales.webhooks.services import webhook_emit
 from customers.models import Customer, Product, Purchase
@@ -40,9 +42,9 @@ def purchase_create(
     amount: Decimal | int,
     currency: str = "EUR",
     renewal_date: dt.date | None = None,
-    plan=None,
+    plan: Any = None,  # a touchpoints.CheckupPlan: that app is a layer above, not importable from here
     external_ref: str | None = None,
-    recorded_by=None,
+    recorded_by: Actor | None = None,
 ) -> tuple[Purchase, bool]:
     """Record a sale: the purchase row, its audit event, the contact clock and the ``purchase.recorded`` webhook.
 
@@ -102,7 +104,7 @@ def purchase_create(
     return purchase, True
 
 
-def purchase_event_payload(purchase: Purchase) -> dict:
+def purchase_event_payload(purchase: Purchase) -> dict[str, Any]:
     """What a ``purchase.recorded`` webhook tells the receiver."""
     customer = purchase.customer
     return {

@@ -25,19 +25,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from aftersales.core.fields import field_max_length
 from customers.models import FlagReason, quiet_after
 from customers.services import customer_contact_move
 from feedback.models import BuyAgain, SurveyInvitation, SurveyResponse, hash_token
 from feedback.scores import is_detractor, is_low_csat, is_promoter
 from feedback.services.loops import loops_kick, pending_reasons
 
-COMMENT_MAX_LENGTH = SurveyResponse._meta.get_field("comment").max_length
+COMMENT_MAX_LENGTH = field_max_length(SurveyResponse, "comment")
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class Answer:
 
     def loop_reasons(self) -> set[str]:
         """Why this answer needs a call back (DESIGN.md: NPS 0–6, CSAT ≤ 2, or a problem flagged)."""
-        reasons = set()
+        reasons: set[str] = set()
         if is_detractor(self.nps):
             reasons.add(FlagReason.DETRACTOR)
         if is_low_csat(self.csat):
@@ -192,7 +194,7 @@ def survey_response_store(*, target: AnswerTarget, answer: Answer) -> SurveyResp
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
-    fields = {
+    fields: dict[str, Any] = {
         "nps": answer.nps,
         "csat": answer.csat,
         "would_buy_again": answer.would_buy_again,
@@ -249,7 +251,7 @@ RETURNING id"""
 _MARK_RESPONDED = "UPDATE feedback_surveyinvitation SET responded_at = %s WHERE id = %s AND responded_at IS NULL"
 
 
-def _response_insert(*, target: AnswerTarget, fields: dict, now: dt.datetime) -> SurveyResponse:
+def _response_insert(*, target: AnswerTarget, fields: dict[str, Any], now: dt.datetime) -> SurveyResponse:
     """Insert the first answer to the locked invitation, mark the invitation answered; the new response."""
     at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:

@@ -74,12 +74,12 @@ def _sent_sibling_since(moment: dt.datetime) -> Exists:
 # --- Sending ----------------------------------------------------------------------------------
 
 
-def _due(now: dt.datetime) -> QuerySet:
+def _due(now: dt.datetime) -> QuerySet[SurveyInvitation]:
     # Served by the partial index invitation_send_sweep_idx (send_at WHERE sent_at IS NULL).
     return SurveyInvitation.objects.filter(sent_at__isnull=True, send_at__lte=now)
 
 
-def _sendable(now: dt.datetime) -> QuerySet:
+def _sendable(now: dt.datetime) -> QuerySet[SurveyInvitation]:
     """Due, not stale, to a customer we may mail, and no other survey sent to them within the throttle window."""
     return (
         _due(now)
@@ -148,7 +148,7 @@ def invitation_send(*, invitation_id: int) -> bool:
     return True
 
 
-def _batches(queryset: QuerySet, order: str, batch_size: int) -> Iterator[list[int]]:
+def _batches(queryset: QuerySet[SurveyInvitation], order: str, batch_size: int) -> Iterator[list[int]]:
     """Primary keys in (``order``, pk) keyset batches, at most MAX_PER_RUN in all.
 
     A row left untouched (its claim lost to another worker) is not read again
@@ -181,7 +181,7 @@ def invitations_send(*, batch_size: int = BATCH_SIZE) -> int:
 # --- Reminding --------------------------------------------------------------------------------
 
 
-def _remindable(now: dt.datetime) -> QuerySet:
+def _remindable(now: dt.datetime) -> QuerySet[SurveyInvitation]:
     # Served by the partial index invitation_remind_sweep_idx (sent, unanswered, not reminded).
     return SurveyInvitation.objects.filter(
         sent_at__isnull=False,

@@ -26,6 +26,7 @@ import datetime as dt
 import logging
 import re
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
@@ -163,7 +164,7 @@ def _open(batch: list[SurveyResponse]) -> None:
                 customer=response.customer,
                 objective=f"Call back about the survey answer ({_scores(response)})" + (_quoted(response) or "."),
                 # Within one business day of the answer, on the customer's calendar.
-                due_at=scheduling.next_business_day(response.loop_pending_at, response.customer.timezone),
+                due_at=scheduling.next_business_day(_answered_at(response), response.customer.timezone),
             )
             for response in new
         ]
@@ -204,7 +205,7 @@ def _settle(batch: list[SurveyResponse], opened: list[SurveyResponse]) -> None:
     expressions (docs/BENCHMARKS.md); this is the same statement, joined as text.
     """
     sql = "UPDATE feedback_surveyresponse SET loop_pending = '', loop_pending_at = NULL"
-    params: list = []
+    params: list[int | None] = []
     if opened:
         whens = " ".join(["WHEN %s THEN %s"] * len(opened))
         sql += f", followup_id = CASE id {whens} ELSE followup_id END"
@@ -240,13 +241,19 @@ def _scores(response: SurveyResponse) -> str:
     return ", ".join(parts) or "no scores"
 
 
+def _answered_at(response: SurveyResponse) -> dt.datetime:
+    """When the answer of a pending loop came in: set on every row of a batch (the batch is selected by it)."""
+    assert response.loop_pending_at is not None
+    return response.loop_pending_at
+
+
 def _detail(response: SurveyResponse) -> str:
     """The flag's detail: when and what the customer answered."""
-    when: dt.datetime = response.loop_pending_at
+    when = _answered_at(response)
     return f"Survey {date_format(when, 'j M Y')}: {_scores(response)}" + _quoted(response)
 
 
-def _owner_alert(response: SurveyResponse, reasons: set[str]) -> dict | None:
+def _owner_alert(response: SurveyResponse, reasons: set[str]) -> dict[str, Any] | None:
     """The owner's alert (``outbox_enqueue`` arguments): the answer quoted, the call on My day."""
     customer = response.customer
     owner = customer.owner

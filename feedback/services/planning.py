@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Callable
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import transaction
@@ -48,7 +49,11 @@ BATCH_SIZE = 200
 MAX_PER_RUN = 5000
 
 
-def days_setting(key: str) -> dt.timedelta:
+# The day counts of settings.AFTERSALES the survey jobs read.
+DaysSetting = Literal["SURVEY_CATCH_UP_DAYS", "SURVEY_EXPIRES_DAYS", "SURVEY_REMINDER_DAYS", "SURVEY_THROTTLE_DAYS"]
+
+
+def days_setting(key: DaysSetting) -> dt.timedelta:
     return dt.timedelta(days=settings.AFTERSALES[key])
 
 
@@ -65,7 +70,9 @@ def _surveyed_since(moment: dt.datetime, *, customer_ref: str = "customer_id") -
     return Exists(SurveyInvitation.objects.filter(customer_id=OuterRef(customer_ref), send_at__gte=moment))
 
 
-def _new_invitation(*, rule: Rule, customer_id: int, language: str, send_at: dt.datetime, **extra) -> SurveyInvitation:
+def _new_invitation(
+    *, rule: Rule, customer_id: int, language: str, send_at: dt.datetime, **extra: Any
+) -> SurveyInvitation:
     invitation = SurveyInvitation(
         survey=rule.survey,
         customer_id=customer_id,
@@ -99,7 +106,7 @@ def invitation_schedule_after_checkup(*, touchpoint: TouchPoint) -> SurveyInvita
         return None
     if not customer.email or customer.email_opt_out or email_suppressed(customer.email):
         return None
-    product_id = touchpoint.purchase.product_id if touchpoint.purchase_id else None
+    product_id = touchpoint.purchase.product_id if touchpoint.purchase is not None else None
     rule = rule_for(Trigger.AFTER_CHECKUP, product_id)
     if rule is None:
         return None
@@ -184,7 +191,7 @@ def _plan_delivery_rule(rule: Rule, where: Q, now: dt.datetime, batch_size: int)
         .values_list("pk", "customer_id", "customer__language", "customer__timezone", "delivered_at")
     )
 
-    def build(rows: list[tuple]) -> list[SurveyInvitation]:
+    def build(rows: list[tuple[Any, ...]]) -> list[SurveyInvitation]:
         batch, seen = [], set()
         for _pk, customer_id, language, tz_name, delivered_at in rows:
             send_at = scheduling.due_at(delivered_at + rule.delay, tz_name)
@@ -217,7 +224,7 @@ def _plan_relationship(now: dt.datetime, batch_size: int) -> int:
         .values_list("pk", "language", "timezone")
     )
 
-    def build(rows: list[tuple]) -> list[SurveyInvitation]:
+    def build(rows: list[tuple[Any, ...]]) -> list[SurveyInvitation]:
         return [
             # Today at 10:00 on the customer's clock: later today, or at once if that has passed.
             _new_invitation(
@@ -233,7 +240,9 @@ def _plan_relationship(now: dt.datetime, batch_size: int) -> int:
 
 
 def _plan_in_batches(
-    candidates: QuerySet, build: Callable[[list[tuple]], list[SurveyInvitation]], batch_size: int
+    candidates: QuerySet[Any, tuple[Any, ...]],
+    build: Callable[[list[tuple[Any, ...]]], list[SurveyInvitation]],
+    batch_size: int,
 ) -> int:
     """Walk ``candidates`` (value tuples, primary key first) in key order and insert what ``build`` makes of each batch.
 

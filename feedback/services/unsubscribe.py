@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_record
-from aftersales.core.roles import is_manager
+from aftersales.core.fields import field_max_length
+from aftersales.core.roles import Actor, is_manager
 from aftersales.mail.models import OutboxEmail
 from customers.models import Customer
 from customers.services import customer_email_opt_out_set
@@ -26,7 +27,7 @@ from feedback.models import ConsentAction, EmailConsentEvent
 from touchpoints.careplan import signed_customer
 
 TOKEN_SALT = "aftersales.unsubscribe"  # noqa: S105 (a namespace, not a secret)
-REASON_MAX_LENGTH = EmailConsentEvent._meta.get_field("reason").max_length
+REASON_MAX_LENGTH = field_max_length(EmailConsentEvent, "reason")
 # Mail to a customer that stops the moment they unsubscribe, even if already queued.
 CUSTOMER_MAIL_KINDS = (OutboxEmail.Kind.SURVEY, OutboxEmail.Kind.SURVEY_REMINDER, OutboxEmail.Kind.CARE_PLAN)
 
@@ -68,7 +69,7 @@ def customer_unsubscribe(*, customer: Customer) -> bool:
 
 
 @transaction.atomic
-def customer_resubscribe(*, customer: Customer, by, reason: str) -> EmailConsentEvent:
+def customer_resubscribe(*, customer: Customer, by: Actor, reason: str) -> EmailConsentEvent:
     """Staff undo an unsubscribe, saying why; the customer's rep or a manager only."""
     if not (is_manager(by) or customer.owner_id == by.pk):
         raise PermissionDenied("Only the customer's rep or a manager may resubscribe them.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, F, TextField, Value, When
@@ -15,7 +16,8 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from aftersales.core.roles import is_manager
+from aftersales.core.fields import field_max_length
+from aftersales.core.roles import Actor, is_manager
 from customers.models import Customer
 from touchpoints.models import Outcome, Status, TouchPoint
 from touchpoints.planning import local_today
@@ -23,8 +25,8 @@ from touchpoints.planning import local_today
 # A note is what the rep said happened, not a transcript: 10,000 characters
 # is several pages. Larger input is refused with a message, never cut.
 NOTES_MAX_LENGTH = 10_000
-NEXT_STEP_MAX_LENGTH = TouchPoint._meta.get_field("next_step").max_length
-REASON_MAX_LENGTH = TouchPoint._meta.get_field("cancel_reason").max_length
+NEXT_STEP_MAX_LENGTH = field_max_length(TouchPoint, "next_step")
+REASON_MAX_LENGTH = field_max_length(TouchPoint, "cancel_reason")
 # A date further ahead than this is a typo (2205 for 2025), not a plan.
 MAX_DAYS_AHEAD = 3 * 366
 # Statuses a rep can still act on: a check-up the sweep marked missed can be
@@ -34,7 +36,7 @@ OPEN_STATUSES = (Status.SCHEDULED, Status.MISSED)
 CHECKUP_OUTCOMES = (Outcome.REACHED, Outcome.NO_ANSWER, Outcome.LEFT_MESSAGE)
 
 
-def _check_may_act(*, customer: Customer, touchpoint: TouchPoint | None, by) -> None:
+def _check_may_act(*, customer: Customer, touchpoint: TouchPoint | None, by: Actor) -> None:
     """Views scope their querysets already; this is the same rule for every other caller."""
     if is_manager(by) or customer.owner_id == by.pk or (touchpoint is not None and touchpoint.assignee_id == by.pk):
         return
@@ -107,7 +109,7 @@ class Contact:
         errors.update(_future_date_errors(next_step_due, customer, field="next_step_due", what="The next step's date"))
         return errors
 
-    def fields(self) -> dict:
+    def fields(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -133,7 +135,7 @@ def _append_to_notes(text: str) -> Case:
     )
 
 
-def _claim(touchpoint: TouchPoint, **changes) -> None:
+def _claim(touchpoint: TouchPoint, **changes: Any) -> None:
     """Change an open touch point in one conditional UPDATE, or raise when it is no longer open."""
     claimed = (
         TouchPoint.objects.filter(pk=touchpoint.pk, status__in=OPEN_STATUSES).update(
@@ -143,7 +145,8 @@ def _claim(touchpoint: TouchPoint, **changes) -> None:
     )
     if not claimed:
         status = TouchPoint.objects.filter(pk=touchpoint.pk).values_list("status", flat=True).first()
-        word = {Status.DONE: "logged", Status.CANCELLED: "cancelled"}.get(status, "closed")
+        words: dict[str | None, str] = {Status.DONE: "logged", Status.CANCELLED: "cancelled"}
+        word = words.get(status, "closed")
         raise ValidationError(f"This check-up was already {word}; nothing was changed.", code="closed")
     # Done, moved or cancelled: the customer's overdue count or temperature changed (aftersales/health/services.py).
     Customer.objects.filter(pk=touchpoint.customer_id).mark_health_due()

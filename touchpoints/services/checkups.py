@@ -25,6 +25,7 @@ from django.utils.formats import date_format
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_record
+from aftersales.core.roles import Actor
 from customers.models import Customer, FlagReason
 from customers.services import customer_record_two_way_contact, riskflag_raise
 from touchpoints import scheduling
@@ -43,7 +44,7 @@ from touchpoints.services.checks import (
 
 
 def _after_contact(
-    *, touchpoint: TouchPoint, by, now: dt.datetime, notes: str, next_step_due: dt.date | None
+    *, touchpoint: TouchPoint, by: Actor, now: dt.datetime, notes: str, next_step_due: dt.date | None
 ) -> list[TouchPoint]:
     """What every logged contact may set off; returns the touch points it created."""
     customer = touchpoint.customer
@@ -51,6 +52,7 @@ def _after_contact(
     if touchpoint.is_two_way:
         customer_record_two_way_contact(customer=customer, at=now, by=by)
     if touchpoint.next_step:
+        assert next_step_due is not None  # Contact.checked refused a next step without its date
         created.append(
             TouchPoint.objects.create(
                 customer=customer,
@@ -93,7 +95,7 @@ def _after_contact(
 def touchpoint_complete(
     *,
     touchpoint: TouchPoint,
-    by,
+    by: Actor,
     outcome: str,
     temperature: int | None = None,
     notes: str = "",
@@ -155,7 +157,7 @@ def touchpoints_survey_checked(*, touchpoint_ids: Iterable[int], at: dt.datetime
 def touchpoint_log_adhoc(
     *,
     customer: Customer,
-    by,
+    by: Actor,
     channel: str,
     outcome: str,
     notes: str = "",
@@ -204,7 +206,7 @@ def touchpoint_log_adhoc(
 
 
 @transaction.atomic
-def touchpoint_reschedule(*, touchpoint: TouchPoint, by, due_date: dt.date, reason: str) -> TouchPoint:
+def touchpoint_reschedule(*, touchpoint: TouchPoint, by: Actor, due_date: dt.date | None, reason: str) -> TouchPoint:
     """Move an open check-up to another day (10:00 customer time), keeping the reason in its notes.
 
     The reminder is due again for the new date. A check-up of the care plan
@@ -218,6 +220,7 @@ def touchpoint_reschedule(*, touchpoint: TouchPoint, by, due_date: dt.date, reas
         errors["due_date"] = "Pick the new date."
     errors.update(_future_date_errors(due_date, customer, field="due_date", what="The new date"))
     _raise_if(errors)
+    assert due_date is not None  # a missing date is one of the errors raised above
     old_due_at = touchpoint.due_at
     new_due_at = scheduling.due_at(due_date, customer.timezone)
     who = by.get_full_name() or by.get_username()
@@ -237,7 +240,7 @@ def touchpoint_reschedule(*, touchpoint: TouchPoint, by, due_date: dt.date, reas
 
 
 @transaction.atomic
-def touchpoint_cancel(*, touchpoint: TouchPoint, by, reason: str) -> TouchPoint:
+def touchpoint_cancel(*, touchpoint: TouchPoint, by: Actor, reason: str) -> TouchPoint:
     """Cancel an open check-up; the reason is required so the timeline says why it never happened."""
     _check_may_act(customer=touchpoint.customer, touchpoint=touchpoint, by=by)
     reason = reason.strip()

@@ -6,12 +6,13 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from aftersales.core.roles import Actor
 from customers.services import customers_owner_set
 from touchpoints.models import Status, TouchPoint
 
 
 @transaction.atomic
-def customers_reassign(*, customer_ids: Iterable[int], to_rep, by) -> int:
+def customers_reassign(*, customer_ids: Iterable[int], to_rep: Actor, by: Actor) -> int:
     """Give the customers to ``to_rep``, with their scheduled touch points; return how many changed owner.
 
     Managers only. The customers are locked first (``customers_owner_set``), so a

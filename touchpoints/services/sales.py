@@ -7,9 +7,11 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from aftersales.core.roles import Actor
 from customers.models import Customer, Product, Purchase
 from customers.services import purchase_create
 from touchpoints.careplan import careplan_send
+from touchpoints.models import CheckupPlan
 from touchpoints.planning import touchpoints_schedule
 
 
@@ -23,9 +25,9 @@ def purchase_record(
     amount: Decimal | int,
     currency: str = "EUR",
     renewal_date: dt.date | None = None,
-    plan=None,
+    plan: CheckupPlan | None = None,
     external_ref: str | None = None,
-    recorded_by=None,
+    recorded_by: Actor | None = None,
 ) -> tuple[Purchase, bool]:
     """Record a sale (``customers.services.purchase_create``), schedule its check-ups and queue the care plan.
 
