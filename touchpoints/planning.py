@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_changes, audit_record, audit_snapshot
+from aftersales.core.bulkcopy import bulk_insert
 from customers.models import Product
 from touchpoints import scheduling
 from touchpoints.models import Channel, CheckupPlan, Kind, PlanStep, TouchPoint
@@ -115,8 +116,6 @@ def touchpoints_schedule_bulk(*, purchases: Sequence, created_by=None) -> int:
     needs ``customer`` and ``product`` loaded and a primary key. Call inside
     the transaction that created them.
     """
-    from aftersales.core.bulkcopy import bulk_insert
-
     plan_ids = {purchase.plan_id or purchase.product.default_plan_id for purchase in purchases} - {None}
     plans = {plan.pk: plan for plan in CheckupPlan.objects.filter(pk__in=plan_ids).prefetch_related("steps")}
     steps = {pk: sorted(plan.steps.all(), key=lambda step: step.position) for pk, plan in plans.items()}

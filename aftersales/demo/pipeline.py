@@ -19,8 +19,9 @@ from collections.abc import Callable
 
 from django.db import connection, connections, transaction
 
+from aftersales.core.bulkcopy import render_csv
 from aftersales.demo.state import Rows
-from aftersales.demo.writer import TABLES, render_csv, write_rows
+from aftersales.demo.writer import TABLES, write_rows
 
 Progress = Callable[[int], None] | None
 
