@@ -238,15 +238,17 @@ def _pending(previous: SurveyResponse | None, answer: Answer) -> set[str]:
     return (pending_reasons(previous) | (low - Answer.of(previous).loop_reasons())) & low
 
 
-# The first answer's two writes, by hand for the same reason as _TARGET_SQL: the ORM's
-# create() and update() took about 1 ms of Python to build them (docs/BENCHMARKS.md).
-_INSERT_RESPONSE = """
+# The first answer's two writes, by hand for the same reason as _TARGET_SQL (docs/BENCHMARKS.md).
+# tests/test_sql_drift.py fails when the model gains a column this INSERT must fill.
+RESPONSE_INSERT_SQL = """
 INSERT INTO feedback_surveyresponse
        (invitation_id, customer_id, nps, csat, would_buy_again, comment, problem_reported, loop_pending,
         loop_pending_at, submitted_at, updated_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING id"""
-_MARK_RESPONDED = "UPDATE feedback_surveyinvitation SET responded_at = %s WHERE id = %s AND responded_at IS NULL"
+INVITATION_RESPONDED_SQL = (
+    "UPDATE feedback_surveyinvitation SET responded_at = %s WHERE id = %s AND responded_at IS NULL"
+)
 
 
 def _response_insert(*, target: AnswerTarget, fields: dict, now: dt.datetime) -> SurveyResponse:
@@ -254,7 +256,7 @@ def _response_insert(*, target: AnswerTarget, fields: dict, now: dt.datetime) ->
     at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         cursor.execute(
-            _INSERT_RESPONSE,
+            RESPONSE_INSERT_SQL,
             [
                 target.pk,
                 target.customer_id,
@@ -270,7 +272,7 @@ def _response_insert(*, target: AnswerTarget, fields: dict, now: dt.datetime) ->
             ],
         )
         (pk,) = cursor.fetchone()
-        cursor.execute(_MARK_RESPONDED, [at, target.pk])
+        cursor.execute(INVITATION_RESPONDED_SQL, [at, target.pk])
     response = SurveyResponse(
         id=pk, invitation_id=target.pk, customer_id=target.customer_id, submitted_at=now, updated_at=now, **fields
     )
