@@ -210,9 +210,9 @@ def _settle(batch: list[SurveyResponse], opened: list[SurveyResponse]) -> None:
             default=F("followup"),
             output_field=SurveyResponse._meta.get_field("followup"),
         )
-        # The value before this UPDATE clears it (the SET list reads the old row).
+        # The SET list reads the row as it was: loop_pending_at before it is cleared.
         changes["loop_opened_at"] = Case(
-            *(When(pk=response.pk, then=F("loop_pending_at")) for response in opened), default=F("loop_opened_at")
+            When(pk__in=[response.pk for response in opened], then=F("loop_pending_at")), default=F("loop_opened_at")
         )
     SurveyResponse.objects.filter(pk__in=[response.pk for response in batch]).update(**changes)
 
