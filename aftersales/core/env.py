@@ -16,8 +16,6 @@ from django.core.exceptions import ImproperlyConfigured
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 _FALSE = {"0", "false", "no", "off", "n", "f", ""}
 
-env = environ.Env()
-
 
 def _raw(name: str) -> str | None:
     value = os.environ.get(name)

@@ -108,7 +108,7 @@ class Generator(SurveyStory, LocalCalendar):
             owner=self.owner_for(language),
             tz=rng.weighted(pool.timezones, pool.timezone_odds),
             language=language,
-            mood=rng.weighted((0, 1, 2), DRIFTING_MOOD_ODDS if drifting else MOOD_ODDS),
+            mood=rng.weighted(rules.MOODS, DRIFTING_MOOD_ODDS if drifting else MOOD_ODDS),
             # Drifting customers: nothing two-way happens after ``cutoff`` (a day ordinal).
             cutoff=today - rng.randint(self.max_threshold + 10, 240) if drifting else today + 1,
         )
