@@ -35,6 +35,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from customers.models import Customer, FlagReason, HealthSnapshot, HealthWeights, Purchase, RiskFlag
+from feedback.models import SurveyResponse
 from feedback.scores import is_low_csat, is_satisfied, nps_segment
 from touchpoints.models import Status, TouchPoint
 
@@ -185,8 +186,6 @@ def health_snapshot_write(scores: dict[int, int], *, on: dt.date) -> None:
 
 def customer_signals(ids: list[int], *, now: dt.datetime) -> dict[int, Signals]:
     """Signals of many customers in a fixed number of grouped queries (recency is on the customer row)."""
-    from feedback.models import SurveyResponse  # feedback depends on customers, not the other way round
-
     signals: dict[int, Signals] = defaultdict(Signals)
     scheduled = TouchPoint.objects.filter(customer_id__in=ids, status=Status.SCHEDULED).values("customer_id")
     for row in scheduled.annotate(

@@ -14,6 +14,7 @@ from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrappe
 from django.utils import timezone
 
 from customers.models import HEALTH_BAND_RANGES, Customer, RiskFlag
+from feedback.models import SurveyInvitation, SurveyResponse
 from feedback.scores import DETRACTORS, PROMOTERS
 from touchpoints.models import Status, TouchPoint
 
@@ -63,8 +64,6 @@ class Scorecard:
 
 
 def rep_scorecard(rep, *, now: dt.datetime | None = None) -> Scorecard:
-    from feedback.models import SurveyInvitation, SurveyResponse  # feedback depends on customers
-
     now = now or timezone.now()
     since = now - dt.timedelta(days=SCORECARD_DAYS)
     book = Customer.objects.filter(owner=rep).order_by()

@@ -14,7 +14,7 @@ Detect and notify are two passes with the flag row between them:
    owner is told once either way.
 
 A two-way contact resolves the gone-quiet flag
-(``touchpoints.services.customer_record_two_way_contact``); the sweeps resolve
+(``customers.services.customer_record_two_way_contact``); the sweeps resolve
 the others when their condition no longer holds, and (hourly) gone-quiet
 flags whose customer is no longer quiet, a safety net for contact written
 some other way.

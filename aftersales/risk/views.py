@@ -113,7 +113,7 @@ def risk_export(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 def customer_export(request: HttpRequest) -> HttpResponse:
-    """The customer list as CSV with the list's own filters (``customers.views.CustomerFilterForm``), streamed."""
+    """The customer list as CSV with the list's own filters (the customer list's ``CustomerFilterForm``), streamed."""
     products = list(Product.objects.order_by("name", "pk").values_list("pk", "name"))
     owners = _owner_choices() if is_manager(request.user) else None
     filters = CustomerFilterForm(request.GET, owners=owners, products=products).filters()
