@@ -9,9 +9,10 @@ answer (once per answer: amending never opens a second), mails the owner with
 the answer quoted, and tells the webhook subscribers.
 
 Why not in the POST: the survey answer is the endpoint with a throughput
-target (issue 4, docs/BENCHMARKS.md), and a low answer cost three times a
-high one there. Set-based, a batch costs a handful of statements, one mail
-task and one webhook lookup, whatever its size.
+target, and opening the loop there made a low answer far costlier than a high
+one (docs/BENCHMARKS.md, "Why some code is as it is"). Set-based, a batch
+costs a handful of statements, one mail task and one webhook lookup,
+whatever its size.
 
 How soon: the answer's commit queues a run two seconds later
 (``loops_kick``; on a shared Redis cache at most one run is queued at a time,

@@ -13,12 +13,12 @@ it within seconds (feedback/loops.py: the flag, the owner's call within one
 business day, the owner's mail). Amending never opens a second call: the
 response remembers its follow-up.
 
-The answer POST is the public endpoint with a throughput target (issue 4:
-≥ 300 answers/s on two cores, docs/BENCHMARKS.md), so its common case — a
-first answer, low or not — costs four statements in one transaction: the
-locking read (one hand-written SELECT that also reads what the rest needs;
-the ORM spent more time building it than the database running it), the
-answer's INSERT, and the invitation's and the customer's UPDATEs.
+The answer POST is the public endpoint with a throughput target, so its
+common case — a first answer, low or not — costs four statements in one
+transaction, written by hand where the ORM cost more to build them than the
+database to run them (docs/BENCHMARKS.md, "Why some code is as it is"): the
+locking read, the answer's INSERT, and the invitation's and the customer's
+UPDATEs.
 """
 
 from __future__ import annotations
@@ -117,8 +117,8 @@ class AnswerTarget:
 
 
 # Everything the answer POST needs, in the one query that locks the invitation. Plain SQL
-# on the tables the models define (tests run it on PostgreSQL and SQLite): the ORM
-# spent ten times longer building this query than PostgreSQL spent running it.
+# on the tables the models define (tests run it on PostgreSQL and SQLite): the ORM took
+# longer to build this query than PostgreSQL took to run it (docs/BENCHMARKS.md).
 _TARGET_SQL = """
 SELECT i.id, i.customer_id,
        s.asks_nps, s.asks_csat, s.asks_buy_again, s.asks_comment,
