@@ -114,7 +114,7 @@ class CustomerQuerySet(models.QuerySet["Customer"]):
 
         Always the current time, never "only if not due yet": the sweep writes
         its result only if ``health_due_at`` is still the value it read, so a
-        change made while it computed keeps the customer due (customers.health).
+        change made while it computed keeps the customer due (aftersales/risk/health.py).
         """
         return self.update(health_due_at=timezone.now())
 
@@ -197,7 +197,7 @@ class Customer(models.Model):
             models.Index(
                 fields=["quiet_after"], name="customer_quiet_sweep_idx", condition=Q(quiet_after__isnull=False)
             ),
-            # Health sweep (customers.health): customers whose score must be recomputed.
+            # Health sweep (aftersales/risk/health.py): customers whose score must be recomputed.
             models.Index(
                 fields=["health_due_at"], name="customer_health_due_idx", condition=Q(health_due_at__isnull=False)
             ),
@@ -333,7 +333,7 @@ class RiskFlag(models.Model):
             models.Index(
                 fields=["reason", "-raised_at"], name="riskflag_open_idx", condition=Q(resolved_at__isnull=True)
             ),
-            # Owner notification pass of the sweeps (customers.sweeps): open flags nobody was told about.
+            # Owner notification pass of the sweeps (aftersales/risk/sweeps.py): open flags nobody was told about.
             models.Index(
                 fields=["reason", "id"],
                 name="riskflag_notify_idx",
@@ -356,7 +356,7 @@ class HealthWeights(models.Model):
     """The health-score weights a manager set; one row (pk 1). Keys missing here come from settings.
 
     A row rather than settings so a manager can tune the score without a
-    deploy; ``customers.health.health_weights`` merges it over
+    deploy; ``aftersales.risk.health.health_weights`` merges it over
     ``settings.AFTERSALES["HEALTH_WEIGHTS"]``.
     """
 

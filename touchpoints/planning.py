@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_changes, audit_record, audit_snapshot
+from aftersales.core.bulkcopy import bulk_insert
 from aftersales.core.roles import Actor
 from customers.models import Product, Purchase
 from touchpoints import scheduling
@@ -117,8 +118,6 @@ def touchpoints_schedule_bulk(*, purchases: Sequence[Purchase], created_by: Acto
     needs ``customer`` and ``product`` loaded and a primary key. Call inside
     the transaction that created them.
     """
-    from aftersales.core.bulkcopy import bulk_insert
-
     plan_ids = {plan_id for purchase in purchases if (plan_id := _plan_id(purchase)) is not None}
     plans = {plan.pk: plan for plan in CheckupPlan.objects.filter(pk__in=plan_ids).prefetch_related("steps")}
     steps = {pk: sorted(plan.steps.all(), key=lambda step: step.position) for pk, plan in plans.items()}

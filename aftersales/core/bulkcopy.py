@@ -1,16 +1,27 @@
-"""Inserting very many rows fast: PostgreSQL's COPY, with Django's bulk_create as the portable fallback.
+"""Inserting very many rows fast: PostgreSQL's COPY on psycopg2 or psycopg 3, batched INSERTs elsewhere.
 
-``bulk_create`` spends most of its time in Python (a model instance per row,
-every value prepared field by field); for the 300,000 check-ups of a large
-spreadsheet import that is most of a minute. COPY takes the rows as text in
-one stream. Rows are given as ``{attname: value}`` dicts; every field left
-out gets the model's default, ``auto_now``/``auto_now_add`` fields the
-current time — what ``Model.save()`` would have written. Model validation
-does not run: callers insert rows they built from validated data.
+The one place that runs ``COPY … FROM STDIN`` (the spreadsheet import's
+check-ups, seed_demo's tables). ``bulk_create`` spends most of its time in
+Python, a model instance per row and every value prepared field by field;
+COPY takes the rows as text in one stream (docs/BENCHMARKS.md, "Importing
+100,000 sales rows"). Model validation does not run: callers insert rows they
+built from validated data.
+
+Two ways in:
+
+* ``bulk_insert(model, rows)``: rows as ``{attname: value}`` dicts; every field
+  left out gets the model's default, ``auto_now``/``auto_now_add`` fields the
+  current time — what ``Model.save()`` would have written.
+* ``write_rows(table=…, columns=…, rows=…)``: rows as tuples in column order
+  (or, on PostgreSQL, the CSV ``render_csv`` made of them), nothing added.
+
+The driver is the one Django's connection uses: psycopg2 streams a file object
+through ``cursor.copy_expert``, psycopg 3 writes to ``cursor.copy()``.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import json
@@ -20,7 +31,130 @@ from decimal import Decimal
 from django.db import connection, models
 from django.utils import timezone
 
+# Rows per COPY statement (bulk_insert) and per executemany call (elsewhere).
 CHUNK = 50_000
+COPY_BUFFER = 1 << 20  # bytes psycopg2 reads from the file object at a time
+
+
+# --- COPY, on either driver -------------------------------------------------------------------
+
+
+def copy_driver(raw_connection) -> str:
+    """The name of the driver a DB-API connection comes from: ``psycopg2`` or ``psycopg`` (3)."""
+    return type(raw_connection).__module__.partition(".")[0]
+
+
+def copy_from_stdin(sql: str, data: str) -> None:
+    """Run ``COPY … FROM STDIN`` (``sql``) on Django's connection, feeding it ``data``."""
+    with connection.cursor() as cursor:
+        copy_into(cursor.cursor, sql, data)
+
+
+def copy_into(raw_cursor, sql: str, data: str) -> None:
+    """``copy_from_stdin`` on a driver's own cursor; the driver is told by the module of its connection."""
+    driver = copy_driver(raw_cursor.connection)
+    if driver == "psycopg2":
+        raw_cursor.copy_expert(sql, io.StringIO(data), size=COPY_BUFFER)
+    elif driver == "psycopg":
+        with raw_cursor.copy(sql) as copy:
+            copy.write(data)
+    else:
+        raise NotImplementedError(f"COPY FROM STDIN through {driver!r} is not supported (psycopg2 or psycopg 3).")
+
+
+# --- Tuples in column order ------------------------------------------------------------------
+
+
+def render_csv(rows: Iterable[tuple]) -> str:
+    """Rows as COPY's CSV: booleans, dates and naive UTC datetimes print as PostgreSQL reads them.
+
+    An empty string and None both print as an empty field, which COPY reads as
+    NULL except in the columns ``write_rows`` is given as ``not_null``.
+    """
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def write_rows(
+    *, table: str, columns: Sequence[str], rows: Sequence[tuple] | str, not_null: Sequence[str] = ()
+) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order; on PostgreSQL also ``render_csv``'s text) into ``table``.
+
+    ``not_null``: text columns where an empty field is '' rather than NULL.
+    Naive datetimes are read in the session's time zone, which Django sets to UTC.
+    """
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    if connection.vendor == "postgresql":
+        options = "FORMAT csv"
+        if not_null:
+            options += f", FORCE_NOT_NULL ({', '.join(quote(column) for column in not_null)})"
+        names = ", ".join(quote(column) for column in columns)
+        copy_from_stdin(f"COPY {quote(table)} ({names}) FROM STDIN WITH ({options})", _as_csv(rows))
+    else:
+        insert_rows(table=table, columns=columns, rows=rows)
+
+
+def insert_rows(*, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """The fallback where there is no COPY (SQLite): one prepared INSERT, executed for a batch of rows at a time."""
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column) for column in columns)
+    placeholders = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {quote(table)} ({names}) VALUES ({placeholders})"  # noqa: S608 - model names only  # nosec B608
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), CHUNK):
+            cursor.executemany(sql, rows[start : start + CHUNK])
+
+
+def _as_csv(rows: Sequence[tuple] | str) -> str:
+    return rows if isinstance(rows, str) else render_csv(rows)
+
+
+# --- Dicts of one model ------------------------------------------------------------------------
+
+
+def bulk_insert(model: type[models.Model], rows: Sequence[dict]) -> int:
+    """Insert ``rows`` (dicts of attname → value) into ``model``'s table; return how many."""
+    if not rows:
+        return 0
+    fields = _defaults(model, timezone.now())
+    unknown = {name for row in rows for name in row} - {field.attname for field, _ in fields}
+    if unknown:
+        raise ValueError(f"{model.__name__} has no column for {sorted(unknown)} (rows are keyed by attname).")
+    table = model._meta.db_table
+    if connection.vendor != "postgresql":
+        prepared = [
+            tuple(field.get_db_prep_save(row.get(field.attname, default), connection) for field, default in fields)
+            for row in rows
+        ]
+        insert_rows(table=table, columns=[field.column for field, _ in fields], rows=prepared)
+        return len(rows)
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(field.column) for field, _ in fields)
+    sql = f"COPY {quote(table)} ({names}) FROM STDIN"
+    for start in range(0, len(rows), CHUNK):
+        copy_from_stdin(sql, "".join(_line(row, fields) for row in rows[start : start + CHUNK]))
+    return len(rows)
+
+
+def _defaults(model: type[models.Model], now: dt.datetime) -> list[tuple[models.Field, object]]:
+    """(field, default) for every concrete field except the auto primary key."""
+    fields = []
+    for field in model._meta.concrete_fields:
+        if field.primary_key and isinstance(field, models.AutoField | models.BigAutoField):
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            default = now
+        else:
+            default = field.get_default()
+        fields.append((field, default))
+    return fields
+
+
+def _line(row: dict, fields: Iterable[tuple[models.Field, object]]) -> str:
+    return "\t".join(_text(row.get(field.attname, default)) for field, default in fields) + "\n"
 
 
 def _text(value: object) -> str:
@@ -36,40 +170,3 @@ def _text(value: object) -> str:
     if isinstance(value, dict | list):
         value = json.dumps(value)
     return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
-def _defaults(model: type[models.Model], now: dt.datetime) -> list[tuple[str, str, object]]:
-    """(attname, column, default) for every concrete field except the auto primary key."""
-    columns: list[tuple[str, str, object]] = []
-    for field in model._meta.concrete_fields:
-        if field.primary_key and isinstance(field, models.AutoField | models.BigAutoField):
-            continue
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            default = now
-        else:
-            default = field.get_default()
-        assert field.column is not None  # a concrete field always has its column
-        columns.append((field.attname, field.column, default))
-    return columns
-
-
-def bulk_insert(model: type[models.Model], rows: Sequence[dict[str, object]]) -> int:
-    """Insert ``rows`` (dicts of attname → value) into ``model``'s table; return how many."""
-    if not rows:
-        return 0
-    if connection.vendor != "postgresql":
-        return len(model._default_manager.bulk_create([model(**row) for row in rows], batch_size=2000))
-    columns = _defaults(model, timezone.now())
-    names = ", ".join(connection.ops.quote_name(column) for _, column, _ in columns)
-    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN"
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), CHUNK):
-            buffer = io.StringIO()
-            buffer.writelines(_line(row, columns) for row in rows[start : start + CHUNK])
-            buffer.seek(0)
-            cursor.cursor.copy_expert(sql, buffer)
-    return len(rows)
-
-
-def _line(row: dict[str, object], columns: Iterable[tuple[str, str, object]]) -> str:
-    return "\t".join(_text(row.get(attname, default)) for attname, _, default in columns) + "\n"

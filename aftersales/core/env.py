@@ -18,8 +18,6 @@ from django.core.exceptions import ImproperlyConfigured
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 _FALSE = {"0", "false", "no", "off", "n", "f", ""}
 
-env = environ.Env()
-
 
 class AftersalesSettings(TypedDict):
     """The shape of ``settings.AFTERSALES`` (the domain numbers of DESIGN.md), so its readers are type-checked."""
@@ -45,6 +43,10 @@ class AftersalesSettings(TypedDict):
     WEBHOOK_TIMEOUT_SECONDS: int
     WEBHOOK_LEASE_SECONDS: int
     WEBHOOK_MAX_ATTEMPTS: int
+    OUTBOX_KEEP_DAYS: int
+    WEBHOOK_KEEP_DAYS: int
+    IDEMPOTENCY_KEEP_HOURS: int
+    IMPORT_KEEP_DAYS: int
 
 
 def _raw(name: str) -> str | None:

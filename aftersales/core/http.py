@@ -5,9 +5,8 @@ so a script cannot hammer the database through these pages and a leaked link
 cannot be replayed thousands of times. A fixed one-minute window counted in
 the default cache. On Redis (``CACHE_URL``) one ``INCR`` counts (atomic,
 shared by every gunicorn worker); the window's first request also gives the
-key its expiry. The survey POST pays this on every answer (docs/BENCHMARKS.md):
-a bare ``INCR`` on one client per pool costs a quarter of ``cache.add`` plus
-``cache.incr`` on a client built per request. (A worker killed between the
+key its expiry: the survey POST pays this on every answer, and a bare ``INCR``
+is the cheapest way to count (docs/BENCHMARKS.md). (A worker killed between the
 two commands leaves one window's key without expiry: a few bytes, never read
 again, as the key names its minute.) Other caches (one machine, ``make run``:
 per process, which is enough there) use ``cache.add`` to start the window

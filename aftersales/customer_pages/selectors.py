@@ -127,11 +127,10 @@ def _drilldown(customers: CustomerQuerySet, filters: CustomerFilters, now: datet
         overdue = TouchPoint.objects.overdue(now)
         if filters.overdue_for is not None:
             overdue = overdue.filter(assignee_id=filters.overdue_for)
-        # An IN over a LIMITed subquery, not an EXISTS: PostgreSQL guesses ~15x
-        # too many overdue rows (status and due_at look independent to it) and
-        # then walks every customer's touch points; the LIMIT keeps the subquery
-        # apart, read once from touchpoint_due_sweep_idx / touchpoint_myday_idx
-        # (bench/dashboard.py: 600 ms → 230 ms at 100,000 customers).
+        # An IN over a LIMITed subquery, not an EXISTS: PostgreSQL overestimates the
+        # overdue rows (status and due_at look independent to it) and then walks every
+        # customer's touch points; the LIMIT keeps the subquery apart, read once from
+        # touchpoint_due_sweep_idx / touchpoint_myday_idx (docs/BENCHMARKS.md, dashboard).
         customers = customers.filter(pk__in=overdue.values("customer_id")[:OVERDUE_FENCE])
     if filters.flagged_on:
         end = timezone.make_aware(datetime.combine(filters.flagged_on + timedelta(days=1), time.min))

@@ -1,7 +1,8 @@
 """Writes of the dashboard: the rollup row a job refreshes and the page reads.
 
 Computing every chart scans a year of answers, invitations and check-ups:
-cheap at a few thousand rows, about a second at 100,000 customers. So a beat
+cheap at a few thousand rows, too slow for a page at 100,000 customers
+(docs/BENCHMARKS.md, "Managers' dashboard"). So a beat
 job (``dashboard_refresh_task``, every 5 minutes) stores the result in today's
 DailyRollup row and the page shows it "as of HH:MM"; the page computes it
 itself only when the row is missing or older than ``MAX_AGE`` (no beat running,

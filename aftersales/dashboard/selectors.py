@@ -221,10 +221,6 @@ def at_risk_on_days(days: list[dt.date]) -> dict[str, int]:
     return {day: counts[f"d{index}"] for index, day in enumerate(ends)}
 
 
-def _open_at(moment: dt.datetime) -> Q:
-    return Q(raised_at__lt=moment) & (Q(resolved_at__isnull=True) | Q(resolved_at__gte=moment))
-
-
 def day_end(day: dt.date) -> dt.datetime:
     """The first instant after ``day`` in the current time zone."""
     return timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))

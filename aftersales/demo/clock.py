@@ -8,7 +8,9 @@ from __future__ import annotations
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 
+MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 # Scheduled check-ups fall due at 10:00 in the customer's time zone, as the
 # app schedules them (touchpoints/scheduling.py); reminders go out at 7:00.
 DUE_TIME = timedelta(hours=10)

@@ -1,8 +1,8 @@
 """One demo customer at a time, as plain row tuples.
 
 A customer's story is generated in time order: purchases, the check-ups their
-plans scheduled (and what happened at each), the surveys that followed, the
-call-backs for unhappy answers, then the state that summarises all of it
+plans scheduled (and what happened at each), the surveys that followed and the
+call-backs for unhappy answers (surveys.py), then the state that summarises all of it
 (last contact, quiet date, health, open flags). Deriving the summary from the
 rows keeps the two consistent, as the real services would.
 
@@ -14,7 +14,6 @@ out once (timezone offsets, time-of-day deltas) is cached.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -22,26 +21,27 @@ from django.conf import settings
 
 from aftersales.demo import risk, rules, texts
 from aftersales.demo.catalogue import PRODUCTS, Catalogue
-from aftersales.demo.clock import HOUR, LocalCalendar
+from aftersales.demo.clock import DAY, HOUR, MINUTE, LocalCalendar
 from aftersales.demo.people import LocalePool
-from aftersales.demo.state import CustomerState, Rows
+from aftersales.demo.state import CANCELLED, DONE, MISSED, SCHEDULED, CustomerState, Rows
+from aftersales.demo.surveys import SurveyStory
 from aftersales.demo.writer import CUSTOMERS, RESPONSES
-from feedback.scores import is_detractor, is_low_csat
 
-DAY = timedelta(days=1)
-MINUTE = timedelta(minutes=1)
 # Sales are logged in office hours.
 SLOTS = tuple(timedelta(minutes=m) for m in range(9 * 60, 17 * 60 + 1, 15))
 DELIVERY_DAYS = {"subscription": (0, 2), "machine": (3, 21), "service": (5, 30), "addon": (1, 7)}
-SCHEDULED, DONE, MISSED, CANCELLED = "scheduled", "done", "missed", "cancelled"
 LANGUAGE_ODDS = rules.cumulative(rules.LANGUAGE_WEIGHTS)
 MOOD_ODDS = rules.cumulative(rules.MOOD_WEIGHTS)
 DRIFTING_MOOD_ODDS = rules.cumulative(rules.DRIFTING_MOOD_WEIGHTS)
 PURCHASES_ODDS = rules.cumulative(rules.PURCHASES_WEIGHTS)
 
 
-class Generator(LocalCalendar):
-    """Appends each new customer's rows to ``self.rows``; the caller swaps in a fresh Rows per chunk."""
+class Generator(SurveyStory, LocalCalendar):
+    """Appends each new customer's rows to ``self.rows``; the caller swaps in a fresh Rows per chunk.
+
+    The purchases and check-ups are written here, the surveys and call-backs
+    by ``SurveyStory`` (surveys.py), the customer row last (``summarise``).
+    """
 
     def __init__(
         self,
@@ -108,7 +108,7 @@ class Generator(LocalCalendar):
             owner=self.owner_for(language),
             tz=rng.weighted(pool.timezones, pool.timezone_odds),
             language=language,
-            mood=rng.weighted((0, 1, 2), DRIFTING_MOOD_ODDS if drifting else MOOD_ODDS),
+            mood=rng.weighted(rules.MOODS, DRIFTING_MOOD_ODDS if drifting else MOOD_ODDS),
             # Drifting customers: nothing two-way happens after ``cutoff`` (a day ordinal).
             cutoff=today - rng.randint(self.max_threshold + 10, 240) if drifting else today + 1,
         )
@@ -273,95 +273,6 @@ class Generator(LocalCalendar):
         if completed is not None and survey_follows:  # (completed is set exactly when it is DONE)
             state.survey_moments.append((completed + self.survey_delay, tp_id))
         return tp_id, status, completed, temperature
-
-    def surveys(self, state: CustomerState, first_day: int) -> None:
-        """Invitations (after check-ups and every two months), at most one per 30 days; answers; call-backs."""
-        rng, now, rows = self.rng, self.now, self.rows
-        cid, tz, language = state.cid, state.tz, state.language
-        day = first_day + 30 + rng.randint(0, 20)
-        while day <= self.today:
-            state.survey_moments.append((self.midnight(tz, day) + 10 * HOUR, None))
-            day += self.catalogue.relationship_every_days
-        state.survey_moments.sort(key=lambda m: m[0])
-        last_sent = datetime.min
-        comments = texts.COMMENTS[language]
-        for send_at, tp_id in state.survey_moments:
-            if send_at - last_sent < self.survey_throttle:
-                continue
-            last_sent = send_at
-            iid = self.take_id["invitation"]()
-            survey = self.catalogue.after_checkup_survey_id if tp_id else self.catalogue.relationship_survey_id
-            sent = reminded = opened = responded = None
-            if send_at <= now:
-                sent = send_at + MINUTE * rng.randint(1, 5)
-                if send_at.toordinal() <= state.cutoff and rng.random() < rules.RESPONSE_RATE[state.mood]:
-                    responded = sent + HOUR * min(rng.expovariate(1 / 20), 26 * 24)
-                    if responded > now:
-                        responded = None
-                if responded:
-                    opened = sent + (responded - sent) * 0.9
-                elif rng.random() < 0.3 and sent + 6 * HOUR <= now:
-                    opened = sent + 6 * HOUR
-                remind_at = sent + self.remind_after
-                if remind_at <= now and (responded is None or responded > remind_at):
-                    reminded = remind_at
-            rows.invitations.append(
-                (iid, survey, cid, tp_id, secrets.token_hex(32), language, send_at, sent, reminded,
-                 send_at + self.survey_expires, opened, responded, send_at - self.survey_delay)
-            )  # fmt: skip
-            if not responded:
-                continue
-            cls, nps, asked_csat, buy_again = rules.nps_answer(rng, state.mood)
-            csat = asked_csat if tp_id else None  # the relationship survey asks NPS only
-            comment = rng.choice(comments[cls]) if rng.random() < 0.55 else ""
-            problem = cls == rules.DETRACTOR and rng.random() < 0.25
-            responded_text = str(responded)
-            state.contact(responded)
-            state.last_answer = (nps, csat)
-            # A low answer opens a call-back (as feedback/services/answers.py does), one business day later.
-            signals = (("detractor", is_detractor(nps)), ("low_csat", is_low_csat(csat)), ("problem_reported", problem))
-            unhappy = [reason for reason, bad in signals if bad]
-            row = (iid, cid, nps, csat, buy_again, comment, problem, responded_text, responded_text)
-            if unhappy:
-                followup, closed = self.close_the_loop(state, responded, nps, csat, tp_id, unhappy, iid)
-                loop: tuple[int | None, str | None, str | None] = (
-                    followup,
-                    responded_text,
-                    str(closed) if closed else None,
-                )
-            else:
-                loop = (None, None, None)
-            rows.responses.append(row + loop if self.loop_columns else row)
-
-    def close_the_loop(
-        self,
-        state: CustomerState,
-        responded: datetime,
-        nps: int,
-        csat: int | None,
-        tp_id: int | None,
-        reasons: list[str],
-        iid: int,
-    ) -> tuple[int, datetime | None]:
-        """The call-back a low answer gets, and its flags (resolved when the call reached them).
-
-        Returns the call-back's id and when it was done (None while it is not).
-        """
-        answers = {"detractor": f"NPS {nps}", "low_csat": f"satisfaction {csat}/5", "problem_reported": "a problem"}
-        responded_text = str(responded)
-        followup, status, completed, temperature = self.touchpoint(
-            state, self.workday(responded.toordinal() + 1), responded_text, kind="close_loop", channel="call",
-            follows=tp_id,
-            objective=f"Call back about their survey answer ({', '.join(answers[r] for r in reasons)}): "
-            "listen, apologise, agree on a fix.",
-        )  # fmt: skip
-        fixed = status == DONE and temperature is not None
-        for reason in reasons:
-            detail = f"Answered {answers[reason]} on {responded:%d %b %Y}"
-            data = {"invitation_id": iid, "nps": nps, "csat": csat}
-            resolved = completed if fixed else None
-            risk.flag(self.rows.flags, state, self.now, reason, detail, data, responded, resolved=resolved)
-        return followup, completed if status == DONE else None
 
     def summarise(
         self, state: CustomerState, pool: LocalePool, threshold: int, renewals: list[int], first_day: int

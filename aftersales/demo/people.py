@@ -72,12 +72,6 @@ def to_ascii(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", text)
 
 
-@dataclass(frozen=True)
-class Person:
-    name: str
-    email_local: str
-
-
 @dataclass
 class LocalePool:
     language: str

@@ -19,8 +19,9 @@ from collections.abc import Callable
 
 from django.db import connection, connections, transaction
 
+from aftersales.core.bulkcopy import render_csv
 from aftersales.demo.state import Rows
-from aftersales.demo.writer import TABLES, render_csv, write_rows
+from aftersales.demo.writer import TABLES, write_rows
 
 Progress = Callable[[int], None] | None
 
@@ -40,12 +41,13 @@ def write_chunk(batches: list) -> None:
             with connection.cursor() as cursor:
                 # Demo data: losing the last chunk in a crash is fine, waiting for each WAL flush is not.
                 cursor.execute("SET LOCAL synchronous_commit TO off")
-                # The foreign-key checks at commit are a third of the load time, and
-                # these rows cannot fail them: every id they point at was just taken
-                # from a sequence for a row in this chunk or an earlier one, or read
-                # from the database (users, products, plan steps, surveys). Only a
-                # superuser may skip them (as pg_restore --disable-triggers does);
-                # anyone else gets the ordinary checks, just slower.
+                # The foreign-key checks at commit are much of the load time
+                # (docs/BENCHMARKS.md, seed_demo), and these rows cannot fail them:
+                # every id they point at was just taken from a sequence for a row in
+                # this chunk or an earlier one, or read from the database (users,
+                # products, plan steps, surveys). Only a superuser may skip them (as
+                # pg_restore --disable-triggers does); anyone else gets the ordinary
+                # checks, just slower.
                 cursor.execute("SELECT current_setting('is_superuser') = 'on'")
                 if cursor.fetchone()[0]:
                     cursor.execute("SET LOCAL session_replication_role TO replica")

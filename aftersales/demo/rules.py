@@ -38,7 +38,7 @@ def cumulative(weights) -> tuple[float, ...]:
     return tuple(itertools.accumulate(weights))
 
 
-HAPPY, NEUTRAL, UNHAPPY = 0, 1, 2
+HAPPY, NEUTRAL, UNHAPPY = MOODS = (0, 1, 2)
 MOOD_WEIGHTS = (55, 28, 17)
 # Customers who went quiet were rarely delighted before they did.
 DRIFTING_MOOD_WEIGHTS = (15, 40, 45)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+# A touch point's status as the rows spell it (touchpoints.models.Status).
+SCHEDULED, DONE, MISSED, CANCELLED = "scheduled", "done", "missed", "cancelled"
+
 
 class Rows:
     """Row buffers for one chunk, one list per table."""

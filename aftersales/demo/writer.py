@@ -1,23 +1,23 @@
-"""Fast row writers for seed_demo: COPY on PostgreSQL, executemany on SQLite.
+"""The tables seed_demo writes, their columns, and the ids it hands out ahead of writing.
 
 The generator produces plain tuples, never model instances: at 100,000
 customers that is ~2.5 million rows, far beyond what ``bulk_create`` does in
-minutes. Rows carry their primary keys, taken from the table's own sequence
+minutes; aftersales/core/bulkcopy.py writes them (COPY on PostgreSQL,
+batched INSERTs on SQLite). Rows carry their primary keys, taken from the table's own sequence
 (PostgreSQL) or counted on from ``MAX(id)`` inside the write transaction
 (SQLite), so children can point at parents before anything is written.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Field, Model
 from django.db.models.fields import NOT_PROVIDED
 
+from aftersales.core import bulkcopy
 from customers.models import Customer, Purchase, RiskFlag
 from feedback.models import SurveyInvitation, SurveyResponse
 from touchpoints.models import TouchPoint
@@ -243,45 +243,6 @@ class IdAllocator:
         return range(start, start + self.block)
 
 
-def render_csv(rows: Iterable[tuple]) -> str:
-    """Rows as COPY's CSV: booleans, dates and naive UTC datetimes print as PostgreSQL reads them."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue()
-
-
 def write_rows(table: Table, rows: Sequence[tuple] | str) -> None:
-    """Insert rows (tuples, or on PostgreSQL the CSV that render_csv made of them)."""
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        _copy(table, rows if isinstance(rows, str) else render_csv(rows))
-    else:
-        assert not isinstance(rows, str)  # the CSV form is made for PostgreSQL only
-        _insert_many(table, rows)
-
-
-def _copy(table: Table, data: str) -> None:
-    quote = connection.ops.quote_name
-    options = "FORMAT csv"
-    text_columns = table.not_null_text_columns()
-    if text_columns:
-        options += f", FORCE_NOT_NULL ({', '.join(quote(c) for c in text_columns)})"
-    sql = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in table.columns())}) FROM STDIN WITH ({options})"
-    # Naive datetimes are read in the session time zone, which Django sets to UTC.
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        if hasattr(raw, "copy_expert"):  # psycopg2
-            raw.copy_expert(sql, io.StringIO(data), size=1 << 20)
-        else:  # psycopg 3
-            with raw.copy(sql) as copy:
-                copy.write(data)
-
-
-def _insert_many(table: Table, rows: Sequence[tuple]) -> None:
-    quote = connection.ops.quote_name
-    placeholders = ", ".join(["%s"] * len(table.fields))
-    columns = ", ".join(quote(c) for c in table.columns())
-    sql = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({placeholders})"  # noqa: S608 - model names only  # nosec B608
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    """Insert rows (tuples, or on PostgreSQL the CSV that ``bulkcopy.render_csv`` made of them)."""
+    bulkcopy.write_rows(table=table.name, columns=table.columns(), rows=rows, not_null=table.not_null_text_columns())

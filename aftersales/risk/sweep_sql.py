@@ -54,6 +54,7 @@ NOT_FLAGGED = """NOT EXISTS (
     WHERE f.customer_id = {customer} AND f.reason = %(reason)s AND f.resolved_at IS NULL
 )"""
 
+# Every column a flag needs (tests/test_sql_drift.py fails when RiskFlag gains one this leaves out).
 INSERT_FLAGS = """INSERT INTO customers_riskflag (customer_id, reason, detail, data, raised_at, resolution)
 {select}
 ON CONFLICT (customer_id, reason) WHERE resolved_at IS NULL DO NOTHING"""
@@ -160,15 +161,9 @@ WHERE status = 'done' AND temperature IS NOT NULL"""
 # The notification claim, for a list of flag ids. Two notifiers racing for
 # the same rows both run it; on PostgreSQL the second waits for the first's
 # row locks, re-checks ``owner_notified_at IS NULL`` and skips those rows.
+# By hand for its RETURNING: the ORM's update() says how many rows it won, not which.
 def claim(count: int) -> str:
     ids = ", ".join(["%s"] * count)
     return f"""UPDATE customers_riskflag SET owner_notified_at = %s
 WHERE id IN ({ids}) AND owner_notified_at IS NULL AND resolved_at IS NULL
 RETURNING id, customer_id, reason"""  # noqa: S608  # nosec B608
-
-
-# Flags nobody was told about (riskflag_notify_idx), with their owner.
-TO_NOTIFY = """SELECT c.owner_id, f.id FROM customers_riskflag f
-JOIN customers_customer c ON c.id = f.customer_id
-WHERE f.resolved_at IS NULL AND f.owner_notified_at IS NULL AND f.reason IN ({reasons})
-ORDER BY c.owner_id, f.id"""

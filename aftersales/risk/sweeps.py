@@ -14,7 +14,7 @@ Detect and notify are two passes with the flag row between them:
    owner is told once either way.
 
 A two-way contact resolves the gone-quiet flag
-(``touchpoints.services.customer_record_two_way_contact``); the sweeps resolve
+(``customers.services.customer_record_two_way_contact``); the sweeps resolve
 the others when their condition no longer holds, and (hourly) gone-quiet
 flags whose customer is no longer quiet, a safety net for contact written
 some other way.
@@ -198,13 +198,15 @@ def riskflag_notify_owners(*, now: dt.datetime | None = None) -> int:
     none); then each owner's flags are claimed and mailed in one transaction.
     """
     now = now or timezone.now()
-    reasons = {f"reason{i}": reason for i, reason in enumerate(SWEPT_REASONS)}
-    placeholders = ", ".join(f"%({name})s" for name in reasons)
+    unnotified = (
+        RiskFlag.objects.open()
+        .filter(owner_notified_at__isnull=True, reason__in=SWEPT_REASONS)
+        .order_by("customer__owner_id", "pk")
+        .values_list("customer__owner_id", "pk")
+    )
     per_owner: dict[int, list[int]] = defaultdict(list)
-    with connection.cursor() as cursor:
-        cursor.execute(sweep_sql.TO_NOTIFY.format(reasons=placeholders), reasons)
-        for owner_id, flag_id in cursor.fetchall():
-            per_owner[owner_id].append(flag_id)
+    for owner_id, flag_id in unnotified:
+        per_owner[owner_id].append(flag_id)
     # One iteration per rep with news, never per customer.
     return sum(_notify_owner(owner_id, flag_ids, now=now) for owner_id, flag_ids in sorted(per_owner.items()))
 

@@ -46,9 +46,8 @@ from customers.models import Customer, FlagReason, Product, RiskFlag
 from customers.services import healthweights_update, riskflag_snooze
 from touchpoints.services import customers_reassign
 
-# "More than 1,000 at risk" is all a manager needs to know; counting to 10,000
-# as the customer list does costs ~10× more (23 → 2.4 ms at 100,000 customers
-# with 51,000 open flags on PostgreSQL, EXPLAIN ANALYZE), most of a page's budget.
+# "More than 1,000 at risk" is all a manager needs to know; counting to 10,000 as the
+# customer list does is the page's costliest query (docs/BENCHMARKS.md, "At-risk list").
 RISK_COUNT_CAP = 1_000
 
 
@@ -73,8 +72,8 @@ def risk_list(request: AuthenticatedRequest) -> HttpResponse:
         count_cap=RISK_COUNT_CAP,
     )
     attach_next_touch(page.object_list)
-    # Labels resolved once per page: get_reason_display() on a lazy translated
-    # choice costs ~0.2 ms a call, a third of the page's time with three chips a row.
+    # Labels resolved once per page: get_reason_display() on a lazily translated
+    # choice is slow enough to show in the page's time (docs/BENCHMARKS.md, "At-risk list").
     labels = {value: str(label) for value, label in FlagReason.choices}
     for customer in page.object_list:
         for flag in customer.risk_flags:
@@ -113,7 +112,7 @@ def risk_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
 @login_required
 @require_safe
 def customer_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
-    """The customer list as CSV with the list's own filters (``customers.views.CustomerFilterForm``), streamed."""
+    """The customer list as CSV with the list's own filters (the customer list's ``CustomerFilterForm``), streamed."""
     products = list(Product.objects.order_by("name", "pk").values_list("pk", "name"))
     owners = _owner_choices() if is_manager(request.user) else None
     filters = CustomerFilterForm(request.GET, owners=owners, products=products).filters()

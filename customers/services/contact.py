@@ -10,6 +10,15 @@ from django.utils import timezone
 from aftersales.core.roles import Actor
 from customers.models import Customer, FlagReason, RiskFlag
 
+# By hand: every survey answer runs it, and the ORM took longer to build this UPDATE than
+# the database took to run it (docs/BENCHMARKS.md). It moves the clock forward only, and
+# sets what save() would (updated_at) and what the health sweep reads (health_due_at: now);
+# tests/test_sql_drift.py checks its columns against the model.
+CONTACT_MOVE_SQL = (
+    "UPDATE customers_customer SET last_contact_at = %s, quiet_after = %s, updated_at = %s, health_due_at = %s"
+    " WHERE id = %s AND (last_contact_at IS NULL OR last_contact_at < %s)"
+)
+
 
 def customer_record_two_way_contact(*, customer: Customer, at: dt.datetime, by: Actor | None) -> None:
     """A two-way contact moves last_contact_at and quiet_after and resolves the gone-quiet flag.
@@ -32,16 +41,10 @@ def customer_contact_move(
     ``gone_quiet_open=False`` when none is, saving that UPDATE. True when the
     contact moved the clock.
     """
-    # Hand-written: every survey answer runs it, and the ORM took longer to build
-    # this UPDATE than the database took to run it (docs/BENCHMARKS.md).
     adapt = connection.ops.adapt_datetimefield_value
     now = adapt(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE customers_customer SET last_contact_at = %s, quiet_after = %s, updated_at = %s, health_due_at = %s"
-            " WHERE id = %s AND (last_contact_at IS NULL OR last_contact_at < %s)",
-            [adapt(at), adapt(quiet_after), now, now, customer_id, adapt(at)],
-        )
+        cursor.execute(CONTACT_MOVE_SQL, [adapt(at), adapt(quiet_after), now, now, customer_id, adapt(at)])
         moved = cursor.rowcount
     if gone_quiet_open:
         RiskFlag.objects.open().filter(customer_id=customer_id, reason=FlagReason.GONE_QUIET, raised_at__lte=at).update(

@@ -13,12 +13,12 @@ it within seconds (feedback/services/loops.py: the flag, the owner's call within
 business day, the owner's mail). Amending never opens a second call: the
 response remembers its follow-up.
 
-The answer POST is the public endpoint with a throughput target (issue 4:
-≥ 300 answers/s on two cores, docs/BENCHMARKS.md), so its common case — a
-first answer, low or not — costs four statements in one transaction: the
-locking read (one hand-written SELECT that also reads what the rest needs;
-the ORM spent more time building it than the database running it), the
-answer's INSERT, and the invitation's and the customer's UPDATEs.
+The answer POST is the public endpoint with a throughput target, so its
+common case — a first answer, low or not — costs four statements in one
+transaction, written by hand where the ORM cost more to build them than the
+database to run them (docs/BENCHMARKS.md, "Why some code is as it is"): the
+locking read, the answer's INSERT, and the invitation's and the customer's
+UPDATEs.
 """
 
 from __future__ import annotations
@@ -119,8 +119,8 @@ class AnswerTarget:
 
 
 # Everything the answer POST needs, in the one query that locks the invitation. Plain SQL
-# on the tables the models define (tests run it on PostgreSQL and SQLite): the ORM
-# spent ten times longer building this query than PostgreSQL spent running it.
+# on the tables the models define (tests run it on PostgreSQL and SQLite): the ORM took
+# longer to build this query than PostgreSQL took to run it (docs/BENCHMARKS.md).
 _TARGET_SQL = """
 SELECT i.id, i.customer_id,
        s.asks_nps, s.asks_csat, s.asks_buy_again, s.asks_comment,
@@ -240,15 +240,17 @@ def _pending(previous: SurveyResponse | None, answer: Answer) -> set[str]:
     return (pending_reasons(previous) | (low - Answer.of(previous).loop_reasons())) & low
 
 
-# The first answer's two writes, by hand for the same reason as _TARGET_SQL: the ORM's
-# create() and update() took about 1 ms of Python to build them (docs/BENCHMARKS.md).
-_INSERT_RESPONSE = """
+# The first answer's two writes, by hand for the same reason as _TARGET_SQL (docs/BENCHMARKS.md).
+# tests/test_sql_drift.py fails when the model gains a column this INSERT must fill.
+RESPONSE_INSERT_SQL = """
 INSERT INTO feedback_surveyresponse
        (invitation_id, customer_id, nps, csat, would_buy_again, comment, problem_reported, loop_pending,
         loop_pending_at, submitted_at, updated_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING id"""
-_MARK_RESPONDED = "UPDATE feedback_surveyinvitation SET responded_at = %s WHERE id = %s AND responded_at IS NULL"
+INVITATION_RESPONDED_SQL = (
+    "UPDATE feedback_surveyinvitation SET responded_at = %s WHERE id = %s AND responded_at IS NULL"
+)
 
 
 def _response_insert(*, target: AnswerTarget, fields: dict[str, Any], now: dt.datetime) -> SurveyResponse:
@@ -256,7 +258,7 @@ def _response_insert(*, target: AnswerTarget, fields: dict[str, Any], now: dt.da
     at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         cursor.execute(
-            _INSERT_RESPONSE,
+            RESPONSE_INSERT_SQL,
             [
                 target.pk,
                 target.customer_id,
@@ -272,7 +274,7 @@ def _response_insert(*, target: AnswerTarget, fields: dict[str, Any], now: dt.da
             ],
         )
         (pk,) = cursor.fetchone()
-        cursor.execute(_MARK_RESPONDED, [at, target.pk])
+        cursor.execute(INVITATION_RESPONDED_SQL, [at, target.pk])
     response = SurveyResponse(
         id=pk, invitation_id=target.pk, customer_id=target.customer_id, submitted_at=now, updated_at=now, **fields
     )

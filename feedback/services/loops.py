@@ -9,9 +9,10 @@ answer (once per answer: amending never opens a second), mails the owner with
 the answer quoted, and tells the webhook subscribers.
 
 Why not in the POST: the survey answer is the endpoint with a throughput
-target (issue 4, docs/BENCHMARKS.md), and a low answer cost three times a
-high one there. Set-based, a batch costs a handful of statements, one mail
-task and one webhook lookup, whatever its size.
+target, and opening the loop there made a low answer far costlier than a high
+one (docs/BENCHMARKS.md, "Why some code is as it is"). Set-based, a batch
+costs a handful of statements, one mail task and one webhook lookup,
+whatever its size.
 
 How soon: the answer's commit queues a run two seconds later
 (``loops_kick``; on a shared Redis cache at most one run is queued at a time,
@@ -31,8 +32,8 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
-from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db import transaction
+from django.db.models import Case, Exists, F, OuterRef, Subquery, When
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
@@ -199,26 +200,21 @@ def _open(batch: list[SurveyResponse]) -> None:
 
 
 def _settle(batch: list[SurveyResponse], opened: list[SurveyResponse]) -> None:
-    """One UPDATE: the batch's loops are no longer pending; the ``opened`` ones have their call-back.
-
-    By hand: ``bulk_update`` spent a fifth of the job's time building its CASE
-    expressions (docs/BENCHMARKS.md); this is the same statement, joined as text.
-    """
-    sql = "UPDATE feedback_surveyresponse SET loop_pending = '', loop_pending_at = NULL"
-    params: list[int | None] = []
-    if opened:
-        whens = " ".join(["WHEN %s THEN %s"] * len(opened))
-        sql += f", followup_id = CASE id {whens} ELSE followup_id END"
-        params += [value for response in opened for value in (response.pk, response.followup_id)]
-        whens = " ".join(["WHEN %s THEN loop_pending_at"] * len(opened))
-        sql += f", loop_opened_at = CASE id {whens} ELSE loop_opened_at END"
-        params += [response.pk for response in opened]
-    sql += f" WHERE id IN ({', '.join(['%s'] * len(batch))})"
-    params += [response.pk for response in batch]
+    """One UPDATE: the batch's loops are no longer pending; the ``opened`` ones have their call-back."""
     for response in batch:
         response.loop_pending, response.loop_pending_at = "", None
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    changes = {"loop_pending": "", "loop_pending_at": None}
+    if opened:
+        changes["followup"] = Case(
+            *(When(pk=response.pk, then=response.followup_id) for response in opened),
+            default=F("followup"),
+            output_field=SurveyResponse._meta.get_field("followup"),
+        )
+        # The SET list reads the row as it was: loop_pending_at before it is cleared.
+        changes["loop_opened_at"] = Case(
+            When(pk__in=[response.pk for response in opened], then=F("loop_pending_at")), default=F("loop_opened_at")
+        )
+    SurveyResponse.objects.filter(pk__in=[response.pk for response in batch]).update(**changes)
 
 
 def _excerpt(text: str) -> str:

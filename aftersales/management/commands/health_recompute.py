@@ -11,7 +11,10 @@ from customers.models import Customer
 
 
 class Command(BaseCommand):
-    help = "Recompute the health score of customers whose signals changed (task customers.tasks.health_recompute_task)."
+    help = (
+        "Recompute the health score of customers whose signals changed "
+        "(task aftersales.risk.tasks.health_recompute_task)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=500, help="Customers per batch.")

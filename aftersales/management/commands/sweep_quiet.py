@@ -10,7 +10,10 @@ from aftersales.risk.sweeps import BATCH_IDS, sweep_quiet
 
 
 class Command(BaseCommand):
-    help = "Flag customers whose quiet date has passed and email their owners (task customers.tasks.sweep_quiet_task)."
+    help = (
+        "Flag customers whose quiet date has passed and email their owners "
+        "(task aftersales.risk.tasks.sweep_quiet_task)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-ids", type=int, default=BATCH_IDS, help="Customer ids per SQL statement.")

@@ -12,7 +12,7 @@ from aftersales.risk.sweeps import BATCH_IDS, sweep_risks
 class Command(BaseCommand):
     help = (
         "Flag renewals within the window with no recent contact and temperatures falling over three check-ups, "
-        "and email the owners (task customers.tasks.sweep_risks_task)."
+        "and email the owners (task aftersales.risk.tasks.sweep_risks_task)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
