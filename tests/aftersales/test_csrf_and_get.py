@@ -1,6 +1,6 @@
 """CSRF on every POST, no writes on any GET, and no off-site redirects through ``next=``.
 
-The URL patterns are walked from the root URLconf (tests/test_access.py's walker and
+The URL patterns are walked from the root URLconf (tests/aftersales/test_access.py's walker and
 its map of kwargs to objects), so a new page is covered as soon as it is routed.
 """
 
@@ -14,9 +14,9 @@ from django.urls import reverse
 
 from feedback.models import hash_token, new_token
 from feedback.services.unsubscribe import unsubscribe_token
+from tests.aftersales.test_access import PUBLIC, ROUTES, Route, _url, world  # noqa: F401 — world is a fixture
 from tests.conftest import PASSWORD
 from tests.factories import CustomerFactory, SurveyInvitationFactory, TouchPointFactory
-from tests.test_access import PUBLIC, ROUTES, Route, _url, world  # noqa: F401 — world is a fixture
 from touchpoints.careplan import careplan_token
 
 # The one POST that must work without a CSRF token: RFC 8058 one-click unsubscribe, posted by

@@ -8,7 +8,6 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import time_machine
@@ -27,6 +26,7 @@ from aftersales.webhooks.services import (
 )
 from customers.models import FlagReason
 from customers.services import riskflag_raise
+from tests.conftest import ROOT
 from tests.factories import CustomerFactory, ProductFactory, SurveyInvitationFactory, TouchPointFactory
 from touchpoints.services import purchase_record
 
@@ -75,7 +75,7 @@ def _hook(url: str, *events: str) -> Webhook:
 
 def _documented_verifier():
     """The Python example of docs/API.md, run as documented."""
-    text = (Path(__file__).resolve().parent.parent / "docs" / "API.md").read_text()
+    text = (ROOT / "docs" / "API.md").read_text()
     code = re.search(r"### Verifying a signature \(Python\).*?```python\n(.*?)```", text, re.S).group(1)
     namespace: dict = {}
     exec(code, namespace)  # noqa: S102 - our own documentation

@@ -13,7 +13,8 @@ from customers.models import FlagReason, RiskFlag
 from feedback.models import SurveyResponse
 from feedback.services.invitations import invitation_send
 from feedback.services.loops import survey_loops_open
-from tests.conftest import ARTIFACTS, PASSWORD
+from tests.browser.conftest import ARTIFACTS
+from tests.conftest import PASSWORD
 from tests.factories import CustomerFactory, SurveyInvitationFactory
 from touchpoints.models import Kind, TouchPoint
 
@@ -70,7 +71,7 @@ def test_customer_answers_in_spanish_and_the_owner_finds_the_follow_up_on_my_day
         "La entrega llegó tarde.",
     )
 
-    # The worker opens the loop a moment later (tests/test_celery_worker.py runs a real one).
+    # The worker opens the loop a moment later (tests/proofs/test_celery_worker.py runs a real one).
     assert survey_loops_open() == 1
 
     page.context.clear_cookies()

@@ -2,7 +2,7 @@
 
 The answer leaves its loop pending; the worker's job (feedback/services/loops.py) opens it
 a few seconds later. Here the job runs in the test's process (``worker_runs``);
-tests/test_celery_worker.py has a real worker pick it up from the broker."""
+tests/proofs/test_celery_worker.py has a real worker pick it up from the broker."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The customer page: profile, purchases, timeline, care plan and health, and its query count.
 
-The customer list has its own file, tests/test_customer_list.py."""
+The customer list has its own file, tests/aftersales/customer_pages/test_customer_list.py."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 
 from feedback.models import hash_token, new_token
+from tests.browser.test_browser_survey import _log_in
 from tests.factories import CustomerFactory, SurveyInvitationFactory, TouchPointFactory
-from tests.test_browser_survey import _log_in
 from touchpoints.careplan import careplan_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from aftersales.customer_pages import views
 from aftersales.customer_pages.selectors import CustomerFilters, customer_search
+from tests.aftersales.customer_pages.test_customer_pages import DAY, NOW, _queries, _text
 from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory, RiskFlagFactory
-from tests.test_customer_pages import DAY, NOW, _queries, _text
 
 
 @pytest.fixture

@@ -104,9 +104,9 @@ PUBLIC = {
     "feedback:unsubscribe": "the customer's unsubscribe page: no login, the signed token is the access right",
 }
 SKIPPED_NAMESPACES = {
-    "admin": "Django's admin has its own staff permissions (tests/test_admin.py)",
+    "admin": "Django's admin has its own staff permissions (tests/aftersales/test_admin.py)",
     "api": "the token-authenticated REST API: every endpoint is walked with alice's token on bob's ids in "
-    "tests/test_api.py (test_a_reps_token_cannot_reach_another_reps_objects)",
+    "tests/aftersales/api/test_api.py (test_a_reps_token_cannot_reach_another_reps_objects)",
 }
 
 
@@ -242,7 +242,8 @@ def _url(route: Route, world) -> str:
         if key is None:
             pytest.fail(
                 f"URL {route.name!r} ({route.route}) takes {kwarg!r}: say which of bob's objects it gets in "
-                f"PK_OF or KWARG_OF of tests/test_access.py (or list a public token page in PUBLIC, with the reason)."
+                "PK_OF or KWARG_OF of tests/aftersales/test_access.py (or list a public token page in PUBLIC, "
+                "with the reason)."
             )
         kwargs[kwarg] = world[key].pk
     return reverse(route.name, kwargs=kwargs)

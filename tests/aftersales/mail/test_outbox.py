@@ -79,13 +79,13 @@ def mailbox(settings):
 @pytest.fixture
 def failing_mail(settings):
     FailingBackend.attempts = 0
-    settings.EMAIL_BACKEND = "tests.test_outbox.FailingBackend"
+    settings.EMAIL_BACKEND = "tests.aftersales.mail.test_outbox.FailingBackend"
     settings.AFTERSALES = {**settings.AFTERSALES, "OUTBOX_MAX_ATTEMPTS": 3}
 
 
 @pytest.fixture
 def eager_celery():
-    """Run tasks in this process when queued; the real-worker test is test_celery_worker.py."""
+    """Run tasks in this process when queued; the real-worker test is tests/proofs/test_celery_worker.py."""
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
     yield
@@ -179,7 +179,7 @@ def test_a_second_delivery_of_the_same_row_sends_nothing(mailbox):
 @pytest.mark.django_db
 def test_a_claim_while_another_worker_is_sending_fails(settings):
     ReentrantMailboxBackend.second_claims = []
-    settings.EMAIL_BACKEND = "tests.test_outbox.ReentrantMailboxBackend"
+    settings.EMAIL_BACKEND = "tests.aftersales.mail.test_outbox.ReentrantMailboxBackend"
     email = enqueue()
 
     assert outbox_deliver(email_id=email.pk) is True
@@ -257,7 +257,7 @@ def test_a_retry_after_a_failure_keeps_the_message_id(failing_mail, settings, ti
 @pytest.mark.django_db
 def test_the_sweep_delivers_due_rows_and_skips_leased_future_and_finished_ones(settings, time_machine):
     CountingMailboxBackend.opened = 0
-    settings.EMAIL_BACKEND = "tests.test_outbox.CountingMailboxBackend"
+    settings.EMAIL_BACKEND = "tests.aftersales.mail.test_outbox.CountingMailboxBackend"
     time_machine.move_to(NOW, tick=False)
     due = OutboxEmailFactory(send_after=NOW - dt.timedelta(minutes=3))
     lease_expired = OutboxEmailFactory(
@@ -302,7 +302,7 @@ def test_the_sweep_stops_when_the_mail_server_keeps_failing(failing_mail):
 
 @pytest.mark.django_db
 def test_the_sweep_claims_nothing_when_no_mail_connection_opens(settings):
-    settings.EMAIL_BACKEND = "tests.test_outbox.UnreachableBackend"
+    settings.EMAIL_BACKEND = "tests.aftersales.mail.test_outbox.UnreachableBackend"
     email = OutboxEmailFactory(send_after=timezone.now() - dt.timedelta(minutes=1))
 
     assert outbox_sweep() == 0
@@ -313,7 +313,7 @@ def test_the_sweep_claims_nothing_when_no_mail_connection_opens(settings):
 
 @pytest.mark.django_db
 def test_a_send_cut_short_by_the_time_limit_keeps_its_lease(settings, time_machine):
-    settings.EMAIL_BACKEND = "tests.test_outbox.TimedOutBackend"
+    settings.EMAIL_BACKEND = "tests.aftersales.mail.test_outbox.TimedOutBackend"
     time_machine.move_to(NOW, tick=False)
     email = enqueue()
 

@@ -7,16 +7,14 @@ import re
 import secrets
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
 from rest_framework.throttling import AnonRateThrottle
 
+from tests.conftest import ROOT
 from tests.factories import CustomerFactory
 from touchpoints.careplan import careplan_token
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _manage(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:

@@ -163,7 +163,9 @@ def _url(model, view: str, *args) -> str:
 
 def _build(model, admin_user):
     label = model._meta.label
-    assert label in BUILDERS, f"{label} is registered in the admin: add an object builder to tests/test_admin.py"
+    assert label in BUILDERS, (
+        f"{label} is registered in the admin: add an object builder to tests/aftersales/test_admin.py"
+    )
     return BUILDERS[label](admin_user)
 
 
