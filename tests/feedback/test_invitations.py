@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 
 import pytest
@@ -15,7 +16,9 @@ from django.utils import timezone
 from aftersales.celery import app
 from aftersales.mail.models import OutboxEmail
 from feedback.models import Survey, SurveyInvitation, Trigger, hash_token
+from feedback.services import invitations
 from feedback.services.invitations import (
+    invitation_remind,
     invitation_schedule_after_checkup,
     invitation_send,
     invitations_discard_unsendable,
@@ -212,6 +215,27 @@ def test_two_due_invitations_of_one_customer_send_one_and_drop_the_other(clock, 
     assert not SurveyInvitation.objects.filter(pk=second.pk).exists()
 
 
+def test_an_invitation_deleted_after_the_run_read_its_id_is_skipped(clock, customer):
+    """Between a run's read of the due ids and its claim, a discard or an erasure may delete the row."""
+    invitation = SurveyInvitationFactory(customer=customer, send_at=NOW)
+    SurveyInvitation.objects.filter(pk=invitation.pk).delete()
+
+    assert invitation_send(invitation_id=invitation.pk) is False
+    assert survey_emails() == []
+
+
+def test_a_run_stops_at_its_cap_and_the_next_run_sends_the_rest(clock, alice, monkeypatch):
+    """A backlog (the jobs were stopped) goes out over several runs, never in one endless run."""
+    monkeypatch.setattr(invitations, "MAX_PER_RUN", 4)
+    for _ in range(5):
+        SurveyInvitationFactory(customer=CustomerFactory(owner=alice), send_at=NOW)
+
+    assert invitations_send(batch_size=2) == 4
+    assert invitations_send(batch_size=2) == 1
+    assert invitations_send(batch_size=2) == 0
+    assert len({email.customer_id for email in survey_emails()}) == 5
+
+
 @pytest.mark.parametrize("change", [{"email_opt_out": True}, {"email": ""}])
 def test_nothing_for_customers_who_opted_out_or_have_no_email(clock, alice, change):
     customer = CustomerFactory(owner=alice, **change)
@@ -295,6 +319,51 @@ def test_no_reminder_after_an_answer_or_an_unsubscribe(clock, sent_invitation, a
     assert invitations_remind() == 0
     other.refresh_from_db()
     assert other.reminded_at is None
+
+
+def test_a_second_worker_reminding_the_same_invitation_sends_nothing(clock, sent_invitation):
+    """Two runs read the same id: the conditional UPDATE lets exactly one of them claim the reminder."""
+    clock.move_to(NOW + 3 * DAY)
+
+    assert invitation_remind(invitation_id=sent_invitation.pk) is True
+    assert invitation_remind(invitation_id=sent_invitation.pk) is False
+    assert OutboxEmail.objects.filter(kind=OutboxEmail.Kind.SURVEY_REMINDER).count() == 1
+
+
+def test_without_its_invitation_mail_no_reminder_goes_out_and_none_is_retried(clock, sent_invitation, caplog):
+    """The reminder must carry the links the customer already has: a deleted mail takes them with it."""
+    OutboxEmail.objects.filter(kind=OutboxEmail.Kind.SURVEY).delete()
+    clock.move_to(NOW + 3 * DAY)
+
+    with caplog.at_level(logging.WARNING, logger=invitations.__name__):
+        assert invitations_remind() == 0
+
+    assert f"no reminder for invitation {sent_invitation.pk}" in caplog.text
+    sent_invitation.refresh_from_db()
+    assert sent_invitation.reminded_at == NOW + 3 * DAY, "the claim stays"
+    clock.move_to(NOW + 4 * DAY)
+    assert invitations_remind() == 0
+    assert not OutboxEmail.objects.filter(kind=OutboxEmail.Kind.SURVEY_REMINDER).exists()
+
+
+def test_a_reminder_never_borrows_the_links_of_another_surveys_mail(clock, settings, customer, sent_invitation):
+    """With a throttle shorter than the reminder delay, a later survey's mail may be the only one in the
+    outbox: the first invitation's reminder is dropped rather than sent with the other invitation's token."""
+    settings.AFTERSALES = {**settings.AFTERSALES, "SURVEY_THROTTLE_DAYS": 1, "SURVEY_REMINDER_DAYS": 5}
+    OutboxEmail.objects.filter(kind=OutboxEmail.Kind.SURVEY).delete()
+    clock.move_to(NOW + 2 * DAY)
+    later = SurveyInvitationFactory(customer=customer, survey=SurveyFactory(), send_at=NOW + 2 * DAY)
+    assert invitations_send() == 1
+
+    clock.move_to(NOW + 5 * DAY)
+    assert invitations_remind() == 0
+    assert not OutboxEmail.objects.filter(kind=OutboxEmail.Kind.SURVEY_REMINDER).exists()
+
+    clock.move_to(NOW + 7 * DAY)
+    assert invitations_remind() == 1  # the later invitation's own reminder
+    reminder = OutboxEmail.objects.get(kind=OutboxEmail.Kind.SURVEY_REMINDER)
+    later.refresh_from_db()
+    assert {hash_token(token) for token in tokens_in(reminder.body_text)} == {later.token_hash}
 
 
 def test_an_invitation_expires_28_days_after_it_was_sent(clock, sent_invitation, settings):

@@ -5,13 +5,20 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from aftersales.mail.models import OutboxEmail
 from feedback.models import ConsentAction, EmailConsentEvent
-from feedback.services.unsubscribe import unsubscribe_token, unsubscribe_url
+from feedback.services.unsubscribe import (
+    REASON_MAX_LENGTH,
+    customer_resubscribe,
+    customer_unsubscribe,
+    unsubscribe_token,
+    unsubscribe_url,
+)
 from tests.factories import CheckupPlanFactory, CustomerFactory, OutboxEmailFactory, PlanStepFactory, ProductFactory
 from touchpoints.services import purchase_record
 
@@ -130,6 +137,28 @@ def test_another_rep_cannot_resubscribe(client, bob, customer):
     assert response.status_code == 404
     customer.refresh_from_db()
     assert customer.email_opt_out
+
+
+def test_the_resubscribe_service_refuses_another_rep_an_overlong_reason_and_a_customer_still_subscribed(
+    alice, bob, customer
+):
+    """The service guards itself, whatever page or script calls it; a refusal records nothing."""
+    customer_unsubscribe(customer=customer)
+
+    with pytest.raises(PermissionDenied):
+        customer_resubscribe(customer=customer, by=bob, reason="They asked me")
+    with pytest.raises(ValidationError) as too_long:
+        customer_resubscribe(customer=customer, by=alice, reason="x" * (REASON_MAX_LENGTH + 1))
+    customer.refresh_from_db()
+    assert customer.email_opt_out
+    assert "reason" in too_long.value.message_dict
+
+    customer_resubscribe(customer=customer, by=alice, reason="x" * REASON_MAX_LENGTH)
+    with pytest.raises(ValidationError) as again:
+        customer_resubscribe(customer=customer, by=alice, reason="Asked twice")
+
+    assert again.value.code == "not_opted_out"
+    assert EmailConsentEvent.objects.filter(action=ConsentAction.RESUBSCRIBED).count() == 1
 
 
 def test_an_unsubscribed_customer_gets_no_survey(customer):
