@@ -13,7 +13,7 @@ from aftersales.core.models import UserProfile
 from customers.models import Customer
 from feedback.models import hash_token, new_token
 from feedback.services.unsubscribe import unsubscribe_token
-from tests.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS
 from tests.factories import (
     CustomerFactory,
     ProductFactory,

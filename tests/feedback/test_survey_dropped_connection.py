@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from feedback.models import SurveyResponse
 from feedback.services.loops import survey_loops_open
-from tests.test_survey_page import ANSWER, invite, survey_url
+from tests.feedback.test_survey_page import ANSWER, invite, survey_url
 from touchpoints.models import Kind, TouchPoint
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits, seen from other connections
