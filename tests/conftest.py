@@ -3,8 +3,6 @@ mary is their manager; each test builds the rest with factories."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,8 @@ from django.utils.translation import trans_real
 from tests.factories import ManagerFactory, RepFactory
 
 PASSWORD = "correct horse battery staple"
+# The checkout: manage.py, docs/ and test-artifacts/ are found from here, wherever the test file sits.
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -56,49 +56,6 @@ def alice_client(client, alice):
 def mary_client(client, mary):
     client.force_login(mary)
     return client
-
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """Debian's Chromium driven by Playwright (no browser download)."""
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is not installed: run `make test` as root, or `apt-get install -y chromium`.")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the
-    # tests make around it are synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(chromium, request):
-    """A fresh browser context per test; a screenshot is kept in test-artifacts/."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
 
 
 @pytest.fixture(autouse=True)

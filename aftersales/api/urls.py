@@ -23,7 +23,7 @@ router.register("webhooks", views.WebhookViewSet, basename="webhook")
 #   templates/api/redoc.html hands to Redoc (static/js/redoc-init.js);
 # - one <style> its bundle injects while loading, before it can know a nonce: perfect-scrollbar's
 #   CSS, allowed by hash (the empty element first, then its text). A new drf-spectacular-sidecar
-#   may change that CSS: tests/test_browser_csp.py then fails naming the new hash to put here;
+#   may change that CSS: tests/browser/test_browser_csp.py then fails naming the new hash to put here;
 # - its search index runs in a Web Worker made from a blob: URL;
 # - the side menu's "API docs by Redocly" logo, the one file it loads from elsewhere.
 REDOC_CSP = {

@@ -4,7 +4,7 @@ A task module imports the service it wraps, so a service that must set off a
 task (the outbox queueing a delivery, a low survey answer queueing the loop
 job) names the task instead of importing it: no import runs from a service up
 to its task module, and the name each task declares with ``name=`` is the
-contract between them (``tests/test_queue.py`` checks that every name sent
+contract between them (``tests/aftersales/core/test_queue.py`` checks that every name sent
 is a task the worker registers).
 """
 

@@ -2,7 +2,7 @@
 
 Five queries whatever the data size once the rollup is fresh: session, user,
 groups, today's rollup and the at-risk trend; the charts are drawn from the
-stored numbers (tests/test_dashboard.py asserts it at two data sizes).
+stored numbers (tests/aftersales/dashboard/test_dashboard.py asserts it at two data sizes).
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ NOT_FLAGGED = """NOT EXISTS (
     WHERE f.customer_id = {customer} AND f.reason = %(reason)s AND f.resolved_at IS NULL
 )"""
 
-# Every column a flag needs (tests/test_sql_drift.py fails when RiskFlag gains one this leaves out).
+# Every column a flag needs (tests/aftersales/test_sql_drift.py fails when RiskFlag gains one this leaves out).
 INSERT_FLAGS = """INSERT INTO customers_riskflag (customer_id, reason, detail, data, raised_at, resolution)
 {select}
 ON CONFLICT (customer_id, reason) WHERE resolved_at IS NULL DO NOTHING"""

@@ -22,7 +22,7 @@ since PostgreSQL 13: the database owner can create it without being a superuser.
 
 from django.db import migrations
 
-# (index name, indexed expression, access method). Names are checked by tests/test_customer_pages.py.
+# (index name, indexed expression, access method). Names are checked by tests/aftersales/customer_pages/test_customer_list.py.
 LIST_INDEXES = (
     # Search: one GIN index per searched column; an OR of the three LIKEs uses all three.
     ("customer_name_trgm_idx", 'UPPER("name"::text) gin_trgm_ops', "gin"),

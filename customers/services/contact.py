@@ -13,7 +13,7 @@ from customers.models import Customer, FlagReason, RiskFlag
 # By hand: every survey answer runs it, and the ORM took longer to build this UPDATE than
 # the database took to run it (docs/BENCHMARKS.md). It moves the clock forward only, and
 # sets what save() would (updated_at) and what the health sweep reads (health_due_at: now);
-# tests/test_sql_drift.py checks its columns against the model.
+# tests/aftersales/test_sql_drift.py checks its columns against the model.
 CONTACT_MOVE_SQL = (
     "UPDATE customers_customer SET last_contact_at = %s, quiet_after = %s, updated_at = %s, health_due_at = %s"
     " WHERE id = %s AND (last_contact_at IS NULL OR last_contact_at < %s)"

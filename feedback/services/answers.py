@@ -241,7 +241,7 @@ def _pending(previous: SurveyResponse | None, answer: Answer) -> set[str]:
 
 
 # The first answer's two writes, by hand for the same reason as _TARGET_SQL (docs/BENCHMARKS.md).
-# tests/test_sql_drift.py fails when the model gains a column this INSERT must fill.
+# tests/aftersales/test_sql_drift.py fails when the model gains a column this INSERT must fill.
 RESPONSE_INSERT_SQL = """
 INSERT INTO feedback_surveyresponse
        (invitation_id, customer_id, nps, csat, would_buy_again, comment, problem_reported, loop_pending,
