@@ -274,9 +274,24 @@ class FlagReason(models.TextChoices):
     PROBLEM_REPORTED = "problem_reported", _("Problem reported")
 
 
+# The flags a low survey answer raises (feedback/services/loops.py), which its close-the-loop call settles.
+LOOP_REASONS = (FlagReason.DETRACTOR, FlagReason.LOW_CSAT, FlagReason.PROBLEM_REPORTED)
+
+
 class RiskFlagQuerySet(models.QuerySet):
     def open(self) -> RiskFlagQuerySet:
         return self.filter(resolved_at__isnull=True)
+
+    def resolved(self) -> RiskFlagQuerySet:
+        return self.filter(resolved_at__isnull=False)
+
+    def with_time_open(self) -> RiskFlagQuerySet:
+        """``time_open`` on every row: raised → resolved (None while open), for averages and percentiles in SQL."""
+        return self.annotate(
+            time_open=models.ExpressionWrapper(
+                models.F("resolved_at") - models.F("raised_at"), output_field=models.DurationField()
+            )
+        )
 
     def visible(self, at=None) -> RiskFlagQuerySet:
         """Open and not snoozed."""
@@ -334,6 +349,11 @@ class RiskFlag(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+    @property
+    def open_for(self) -> timedelta | None:
+        """How long the flag was open, raised → resolved; None while it is open."""
+        return None if self.resolved_at is None else self.resolved_at - self.raised_at
 
 
 class HealthWeights(models.Model):

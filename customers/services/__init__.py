@@ -8,18 +8,22 @@ from customers.services.contact import customer_contact_move, customer_record_tw
 from customers.services.customers import customer_create
 from customers.services.flags import (
     FLAG_DETAIL_MAX_LENGTH,
+    RESOLUTION_MAX_LENGTH,
     SNOOZE_MAX_DAYS,
     FlagRaise,
     riskflag_raise,
+    riskflag_resolve,
     riskflag_snooze,
     riskflags_raise,
     riskflags_raise_many,
+    riskflags_resolve_many,
 )
 from customers.services.health import WEIGHT_RANGE, healthweights_update
 from customers.services.purchases import purchase_create, purchase_event_payload
 
 __all__ = [
     "FLAG_DETAIL_MAX_LENGTH",
+    "RESOLUTION_MAX_LENGTH",
     "SNOOZE_MAX_DAYS",
     "WEIGHT_RANGE",
     "FlagRaise",
@@ -30,7 +34,9 @@ __all__ = [
     "purchase_create",
     "purchase_event_payload",
     "riskflag_raise",
+    "riskflag_resolve",
     "riskflag_snooze",
     "riskflags_raise",
     "riskflags_raise_many",
+    "riskflags_resolve_many",
 ]

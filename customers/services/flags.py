@@ -1,4 +1,4 @@
-"""Writes on risk flags: raising them (one or many, one entry point) and snoozing one."""
+"""Writes on risk flags: raising them (one or many, one entry point), snoozing one and resolving them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_record, audit_record_many
@@ -17,6 +19,7 @@ from aftersales.webhooks.services import webhook_emit_many
 from customers.models import Customer, RiskFlag
 
 FLAG_DETAIL_MAX_LENGTH = RiskFlag._meta.get_field("detail").max_length
+RESOLUTION_MAX_LENGTH = RiskFlag._meta.get_field("resolution").max_length
 # A snooze longer than this is a resolution in disguise: resolve the flag instead.
 SNOOZE_MAX_DAYS = 90
 
@@ -194,3 +197,90 @@ def riskflag_snooze(*, flag: RiskFlag, until: dt.datetime, reason: str, by) -> R
         changes={"snoozed_until": [None, until], "reason": [None, reason]},
     )
     return flag
+
+
+@transaction.atomic
+def riskflag_resolve(*, flag: RiskFlag, by, resolution: str) -> RiskFlag:
+    """Close an open flag with a short note of how it was settled; the customer leaves the at-risk lists.
+
+    Who may: the customer's rep, or a manager (``Customer.objects.owned_by``).
+    Refused, with nothing written: a flag already resolved (a second tab, a
+    colleague first), an empty note, a note over ``RESOLUTION_MAX_LENGTH``.
+    """
+    [flag] = riskflags_resolve_many(flags=[flag], by=by, resolution=resolution)
+    return flag
+
+
+@transaction.atomic
+def riskflags_resolve_many(*, flags: Iterable[RiskFlag], by, resolution: str) -> list[RiskFlag]:
+    """``riskflag_resolve`` for several flags with one note (a close-the-loop call settles all its flags).
+
+    All or nothing. The rows are locked in primary-key order (two callers
+    resolving overlapping sets cannot deadlock), then checked: a flag resolved
+    meanwhile by someone else is refused here, after the lock, so exactly one
+    resolution wins. One UPDATE, one INSERT of the audit events (with the note
+    and how long each flag was open), one health mark: an open detractor,
+    low-CSAT or problem flag holds the score down (aftersales/health/services.py).
+    Returns the flags, resolved, in the order given.
+    """
+    ids = list(dict.fromkeys(flag.pk for flag in flags))
+    if not ids:
+        return []
+    resolution = (resolution or "").strip()
+    locked = {
+        flag.pk: flag
+        for flag in RiskFlag.objects.filter(pk__in=ids)
+        .select_related("customer")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    }
+    if len(locked) != len(ids):
+        raise RiskFlag.DoesNotExist("A flag to resolve no longer exists.")
+    customer_ids = {flag.customer_id for flag in locked.values()}
+    if Customer.objects.owned_by(by).filter(pk__in=customer_ids).count() != len(customer_ids):
+        raise PermissionDenied(_("Only the customer's rep or a manager may resolve this flag."))
+    for flag in locked.values():
+        if not flag.is_open:
+            raise ValidationError(_resolved_already(flag), code="resolved")
+    if not resolution:
+        raise ValidationError({"resolution": _("Say how it was settled, in a few words.")}, code="required")
+    if len(resolution) > RESOLUTION_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "resolution": _("A resolution can be at most %(max)s characters; this one has %(length)s.")
+                % {"max": RESOLUTION_MAX_LENGTH, "length": len(resolution)}
+            },
+            code="max_length",
+        )
+    now = timezone.now()
+    resolved = [locked[pk] for pk in ids]
+    for flag in resolved:
+        flag.resolved_at, flag.resolved_by, flag.resolution = now, by, resolution
+    RiskFlag.objects.bulk_update(resolved, ["resolved_at", "resolved_by", "resolution"])
+    audit_record_many(
+        actor=by,
+        action=AuditAction.RESOLVED,
+        object_type=RiskFlag._meta.label_lower,
+        rows=[
+            (
+                flag.pk,
+                flag.customer_id,
+                {
+                    "reason": [None, flag.reason],
+                    "resolution": [None, resolution],
+                    "open_for": [None, timesince(flag.raised_at, now)],
+                },
+            )
+            for flag in resolved
+        ],
+    )
+    Customer.objects.filter(pk__in=customer_ids).mark_health_due()
+    return resolved
+
+
+def _resolved_already(flag: RiskFlag) -> str:
+    values = {"reason": flag.get_reason_display()}
+    if flag.resolved_by is None:
+        return _("“%(reason)s” was already resolved; nothing was changed.") % values
+    name = flag.resolved_by.get_full_name() or flag.resolved_by.get_username()
+    return _("“%(reason)s” was already resolved by %(name)s; nothing was changed.") % {**values, "name": name}
