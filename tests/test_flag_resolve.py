@@ -1,8 +1,15 @@
-"""Resolving a risk flag: the service (scope, once only, audit, health, time open)."""
+"""Resolving a risk flag: the service (scope, once only, audit, health, time open) and its pages.
+
+A rep resolves a flag of their own customer, a manager any, with a short note, from the
+customer page, My day and the at-risk list: in place with htmx, or as a plain form. The
+API's resolve is in tests/test_api.py; the close-the-loop call in tests/test_close_loop_call.py.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 
 import pytest
 import time_machine
@@ -10,17 +17,21 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import Avg
 from django.forms.models import model_to_dict
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from aftersales.audit.models import AuditAction, AuditEvent
 from aftersales.core.roles import is_manager
 from aftersales.health.services import health_refresh
 from customers.models import Customer, FlagReason, HealthBand, RiskFlag
 from customers.services import RESOLUTION_MAX_LENGTH, riskflag_resolve, riskflags_resolve_many
+from tests.conftest import PASSWORD
 from tests.factories import CustomerFactory, RiskFlagFactory, SurveyResponseFactory
 
 NOW = dt.datetime(2026, 6, 10, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
+HTMX = {"HTTP_HX_REQUEST": "true"}
 pytestmark = pytest.mark.django_db
 
 
@@ -48,6 +59,11 @@ def _rows() -> dict:
         "customers": [model_to_dict(customer) for customer in Customer.objects.order_by("pk")],
         "audit": list(AuditEvent.objects.order_by("pk").values()),
     }
+
+
+def _text(response) -> str:
+    """The page's visible text, tags removed and whitespace squeezed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
 
 
 # --- The service -------------------------------------------------------------------------------
@@ -207,3 +223,165 @@ def test_how_long_flags_stay_open_is_one_aggregate_away_for_the_dashboard(alice,
     assert sorted(flag.time_open for flag in resolved) == [1 * DAY, 3 * DAY]
     assert resolved.aggregate(mean=Avg("time_open"))["mean"] == 2 * DAY
     assert RiskFlag.objects.open().with_time_open().get().time_open is None
+
+
+# --- The pages: customer page, My day, at-risk list ---------------------------------------------
+
+
+def test_the_customer_page_offers_resolve_on_each_open_flag(alice_client, customer):
+    flag = _flag(customer)
+
+    page = alice_client.get(customer.get_absolute_url()).content.decode()
+
+    url = reverse("risk:resolve", args=[flag.pk])
+    assert f'href="{url}?next=/customers/{customer.pk}/"' in page
+    assert f'hx-target="#resolve-flag-{flag.pk}"' in page
+    assert f'<div id="resolve-flag-{flag.pk}"></div>' in page
+    assert 'aria-label="Resolve Detractor for Ana Ruiz"' in page
+
+
+def test_without_javascript_the_form_is_a_page_and_saving_goes_back_to_the_customer(alice_client, customer):
+    SurveyResponseFactory(invitation__customer=customer, nps=3, csat=None, submitted_at=NOW - 3 * DAY)
+    flag = _flag(customer, FlagReason.PROBLEM_REPORTED)
+    url = reverse("risk:resolve", args=[flag.pk])
+    back = customer.get_absolute_url()
+
+    form = alice_client.get(url, {"next": back})
+    saved = alice_client.post(url, {f"flag{flag.pk}-resolution": "Leak fixed on site", "next": back})
+
+    assert form.status_code == 200
+    assert "Resolve “Problem reported” for Ana Ruiz" in _text(form)
+    assert 'hx-post="' not in form.content.decode()  # a plain form
+    assert saved.status_code == 302 and saved["Location"] == back
+    flag.refresh_from_db()
+    assert flag.resolution == "Leak fixed on site" and flag.resolved_at == NOW
+    customer.refresh_from_db()
+    assert customer.health_due_at is None and customer.health_score == 55  # recomputed at once
+    page = _text(alice_client.get(back))
+    assert "“Problem reported” resolved for Ana Ruiz." in page
+    assert "Open risk flags" not in page
+    timeline = page[page.index("Timeline") :]
+    assert "Flag resolved Problem reported · by Alice Archer" in timeline
+    assert "Open for 3 days, since 7 Jun 2026 Leak fixed on site" in timeline
+
+
+def test_with_htmx_the_form_opens_in_the_flags_slot_and_closes_again(alice_client, customer):
+    flag = _flag(customer)
+    url = reverse("risk:resolve", args=[flag.pk])
+
+    opened = alice_client.get(url, {"next": customer.get_absolute_url()}, **HTMX)
+    closed = alice_client.get(url, {"close": 1}, **HTMX)
+
+    fragment = opened.content.decode()
+    assert "<html" not in fragment
+    assert f'hx-post="{url}" hx-target="#resolve-flag-{flag.pk}" hx-swap="innerHTML"' in fragment
+    assert f'value="{customer.get_absolute_url()}"' in fragment  # next
+    assert "How was it settled?" in fragment
+    assert closed.status_code == 200 and closed.content == b""
+
+
+def test_with_htmx_an_empty_note_is_answered_in_place_and_nothing_changes(alice_client, customer):
+    flag = _flag(customer)
+
+    response = alice_client.post(reverse("risk:resolve", args=[flag.pk]), {f"flag{flag.pk}-resolution": " "}, **HTMX)
+
+    assert response.status_code == 200
+    assert "<html" not in response.content.decode()
+    assert "Say how it was settled, in a few words." in _text(response)
+    assert "is-invalid" in response.content.decode()
+    assert RiskFlag.objects.get(pk=flag.pk).is_open
+
+
+def test_with_htmx_saving_reloads_the_page_with_the_health_recomputed(alice_client, customer):
+    flag = _flag(customer)
+    Customer.objects.filter(pk=customer.pk).update(health_score=40)
+
+    response = alice_client.post(
+        reverse("risk:resolve", args=[flag.pk]), {f"flag{flag.pk}-resolution": "Called back, happy again"}, **HTMX
+    )
+
+    assert response.status_code == 200 and response["HX-Refresh"] == "true"
+    assert RiskFlag.objects.get(pk=flag.pk).resolution == "Called back, happy again"
+    customer.refresh_from_db()
+    assert (customer.health_score, customer.health_due_at) == (80, None)
+
+
+def test_my_day_offers_resolve_and_the_customer_leaves_its_at_risk_list(alice_client, customer):
+    flag = _flag(customer)
+    my_day = reverse("my_day")
+
+    page = alice_client.get(my_day).content.decode()
+    assert f'href="{reverse("risk:resolve", args=[flag.pk])}?next=/my-day/"' in page
+    assert f'<div id="resolve-flag-{flag.pk}"></div>' in page
+
+    response = alice_client.post(
+        reverse("risk:resolve", args=[flag.pk]), {f"flag{flag.pk}-resolution": "Sorted", "next": my_day}, **HTMX
+    )
+
+    assert response["HX-Refresh"] == "true"
+    assert alice_client.get(my_day).context["at_risk"] == []
+
+
+def test_the_at_risk_list_offers_resolve_on_each_chip_and_goes_back_to_its_filters(alice_client, customer):
+    flag = _flag(customer)
+    other = _flag(CustomerFactory(owner=customer.owner, name="Still Flagged"), FlagReason.DETRACTOR)
+    listing = reverse("risk:list") + "?reason=detractor"
+
+    page = alice_client.get(listing).content.decode()
+    assert 'aria-label="Resolve Detractor for Ana Ruiz"' in page
+    assert f'<div id="resolve-flag-{flag.pk}"></div>' in page
+
+    response = alice_client.post(
+        reverse("risk:resolve", args=[flag.pk]), {f"flag{flag.pk}-resolution": "Sorted", "next": listing}
+    )
+
+    assert response.status_code == 302 and response["Location"] == listing
+    names = [customer.name for customer in alice_client.get(listing).context["customers"]]
+    assert names == ["Still Flagged"]
+    assert RiskFlag.objects.get(pk=other.pk).is_open
+
+
+def test_an_offsite_next_goes_to_the_at_risk_list(alice_client, customer):
+    flag = _flag(customer)
+
+    response = alice_client.post(
+        reverse("risk:resolve", args=[flag.pk]),
+        {f"flag{flag.pk}-resolution": "Sorted", "next": "https://evil.example/"},
+    )
+
+    assert response["Location"] == reverse("risk:list")
+
+
+def test_another_reps_flag_is_a_404_and_stays_open(alice_client, bob):
+    flag = _flag(CustomerFactory(owner=bob))
+    url = reverse("risk:resolve", args=[flag.pk])
+    before = _rows()
+
+    assert alice_client.get(url).status_code == 404
+    assert alice_client.post(url, {f"flag{flag.pk}-resolution": "Mine now"}).status_code == 404
+    assert alice_client.post(url, {f"flag{flag.pk}-resolution": "Mine now"}, **HTMX).status_code == 404
+    assert _rows() == before
+
+
+def test_a_post_without_the_csrf_token_is_refused(alice, customer):
+    flag = _flag(customer)
+    client = Client(enforce_csrf_checks=True)
+    assert client.login(username="alice", password=PASSWORD)
+
+    response = client.post(reverse("risk:resolve", args=[flag.pk]), {f"flag{flag.pk}-resolution": "Sorted"})
+
+    assert response.status_code == 403
+    assert RiskFlag.objects.get(pk=flag.pk).is_open
+
+
+def test_a_second_tab_finds_the_flag_resolved_and_says_by_whom(alice_client, mary, customer):
+    flag = _flag(customer)
+    riskflag_resolve(flag=flag, by=mary, resolution="Mary called first")
+
+    page = alice_client.get(reverse("risk:resolve", args=[flag.pk]))
+    again = alice_client.post(reverse("risk:resolve", args=[flag.pk]), {f"flag{flag.pk}-resolution": "Me too"})
+
+    assert "“Detractor” was resolved on 10 Jun 2026. Mary called first" in _text(page)
+    assert again.status_code == 200
+    assert "“Detractor” was already resolved by Mary Manning; nothing was changed." in _text(again)
+    assert RiskFlag.objects.get(pk=flag.pk).resolution == "Mary called first"
