@@ -287,9 +287,24 @@ class FlagReason(models.TextChoices):
     PROBLEM_REPORTED = "problem_reported", _("Problem reported")
 
 
+# The flags a low survey answer raises (feedback/services/loops.py), which its close-the-loop call settles.
+LOOP_REASONS = (FlagReason.DETRACTOR, FlagReason.LOW_CSAT, FlagReason.PROBLEM_REPORTED)
+
+
 class RiskFlagQuerySet(models.QuerySet["RiskFlag"]):
     def open(self) -> Self:
         return self.filter(resolved_at__isnull=True)
+
+    def resolved(self) -> Self:
+        return self.filter(resolved_at__isnull=False)
+
+    def with_time_open(self) -> Self:
+        """``time_open`` on every row: raised → resolved (None while open), for averages and percentiles in SQL."""
+        return self.annotate(
+            time_open=models.ExpressionWrapper(
+                models.F("resolved_at") - models.F("raised_at"), output_field=models.DurationField()
+            )
+        )
 
     def visible(self, at: dt.datetime | None = None) -> Self:
         """Open and not snoozed."""
@@ -350,6 +365,11 @@ class RiskFlag(models.Model):
 
     # Not a column: the reason's label, resolved once per page by the at-risk list (aftersales/risk/views.py).
     label: str
+
+    @property
+    def open_for(self) -> timedelta | None:
+        """How long the flag was open, raised → resolved; None while it is open."""
+        return None if self.resolved_at is None else self.resolved_at - self.raised_at
 
 
 class HealthWeights(models.Model):

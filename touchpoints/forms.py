@@ -9,10 +9,13 @@ from crispy_forms.bootstrap import InlineRadios
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row
 from django import forms
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
 
-from customers.models import Customer
-from touchpoints.models import Channel, Outcome
+from customers.models import Customer, RiskFlag
+from touchpoints.models import Channel, Outcome, TouchPoint
 from touchpoints.planning import local_today
+from touchpoints.selectors import close_loop_flags
 from touchpoints.services import CHECKUP_OUTCOMES
 
 TEMPERATURE_CHOICES = [(1, "1 · cold"), (2, "2 · cool"), (3, "3 · neutral"), (4, "4 · warm"), (5, "5 · enthusiastic")]
@@ -37,8 +40,18 @@ def _set_layout(form: _LaidOutForm, *fields, focus: str) -> None:
     form.fields[focus].widget.attrs["autofocus"] = True
 
 
+class LoopFlagsField(forms.ModelMultipleChoiceField):
+    """The open flags a close-the-loop call is about, one checkbox each: the reason and what the customer said."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def label_from_instance(self, flag: RiskFlag) -> str:
+        detail = Truncator(flag.detail).chars(120)
+        return f"{flag.get_reason_display()}: {detail}" if detail else str(flag.get_reason_display())
+
+
 class CheckupForm(_LaidOutForm):
-    """Log a scheduled check-up."""
+    """Log a scheduled check-up; a close-the-loop call also offers to resolve the flags it is about."""
 
     outcome = forms.CharField(
         required=False,
@@ -62,9 +75,22 @@ class CheckupForm(_LaidOutForm):
         help_text="Opens a follow-up due within one business day and flags the customer.",
     )
 
-    def __init__(self, *args, customer: Customer, **kwargs) -> None:
+    def __init__(self, *args, customer: Customer, touchpoint: TouchPoint | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["next_step_due"].widget = _date_input(customer)
+        flags = list(close_loop_flags(touchpoint)) if touchpoint is not None else []
+        if flags:
+            # Ticked by default: reaching the customer is what settles them; the rep unticks what is not settled.
+            self.fields["resolve_flags"] = LoopFlagsField(
+                queryset=close_loop_flags(touchpoint),
+                required=False,
+                initial=[flag.pk for flag in flags],
+                label=_("Resolve these flags"),
+                help_text=_(
+                    "Only if you reached the customer: the notes become the resolution. "
+                    "Untick a flag that is not settled yet."
+                ),
+            )
         _set_layout(self, *self.layout_fields(), focus=self.layout_fields()[0].fields[0])
 
     def layout_fields(self) -> list:
@@ -72,6 +98,7 @@ class CheckupForm(_LaidOutForm):
             InlineRadios("outcome"),
             InlineRadios("temperature"),
             "notes",
+            *(["resolve_flags"] if "resolve_flags" in self.fields else []),
             Row(Column("next_step", css_class="col-sm-8"), Column("next_step_due", css_class="col-sm-4")),
             Switch("problem_reported"),
         ]

@@ -26,11 +26,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
 from aftersales.core.access import AuthenticatedRequest
-from customers.models import Customer
+from customers.models import Customer, RiskFlag
 from touchpoints.forms import CancelForm, CheckupForm, ContactForm, RescheduleForm
 from touchpoints.models import Channel, Status, TouchPoint
 from touchpoints.selectors import Day, user_timezone, with_days_overdue
@@ -82,8 +83,10 @@ def _touchpoint_action(request: AuthenticatedRequest, pk: int, name: str) -> Htt
     action = ACTIONS[name]
     touchpoint = _scoped_touchpoint(request, pk)
     next_url = _next_url(request, reverse("my_day"))
+    # Logging a close-the-loop call offers to resolve the flags it is about.
+    about = {"touchpoint": touchpoint} if name == "log" else {}
     form = action.form_class(
-        request.POST if request.method == "POST" else None, customer=touchpoint.customer, prefix=f"tp{pk}"
+        request.POST if request.method == "POST" else None, customer=touchpoint.customer, prefix=f"tp{pk}", **about
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -92,9 +95,14 @@ def _touchpoint_action(request: AuthenticatedRequest, pk: int, name: str) -> Htt
             form.add_error(None, error)
             touchpoint.refresh_from_db()  # a double submit finds it done: show that, not the form
         else:
+            resolved = _resolved(touchpoint, form.cleaned_data.get("resolve_flags") or [])
             if request.htmx:
-                return render(request, "touchpoints/partials/row_result.html", _result_context(request, touchpoint))
-            messages.success(request, _result_message(touchpoint))
+                return render(
+                    request,
+                    "touchpoints/partials/row_result.html",
+                    {**_result_context(request, touchpoint), "resolved_flags": resolved},
+                )
+            messages.success(request, _result_message(touchpoint, resolved))
             return redirect(next_url)
     url = reverse(action.url_name, args=[pk])
     context = {
@@ -126,11 +134,22 @@ def _result_context(request: AuthenticatedRequest, touchpoint: TouchPoint) -> di
     }
 
 
-def _result_message(touchpoint: TouchPoint) -> str:
+def _resolved(touchpoint: TouchPoint, ticked: list[RiskFlag]) -> list[RiskFlag]:
+    """The ticked flags the logged call resolved (a reached call resolves them; another outcome leaves them open)."""
+    if not ticked:
+        return []
+    return list(RiskFlag.objects.resolved().filter(pk__in=[flag.pk for flag in ticked]).order_by("raised_at", "pk"))
+
+
+def _result_message(touchpoint: TouchPoint, resolved: list[RiskFlag] = ()) -> str:
     name = touchpoint.customer.name
     if touchpoint.status == Status.DONE:
         outcome = touchpoint.get_outcome_display().lower()
-        return f"Logged: {touchpoint.get_channel_display().lower()} with {name}, {outcome}."
+        logged = f"Logged: {touchpoint.get_channel_display().lower()} with {name}, {outcome}."
+        if resolved:
+            labels = ", ".join(str(flag.get_reason_display()) for flag in resolved)
+            logged += " " + gettext("Resolved: %(flags)s.") % {"flags": labels}
+        return logged
     if touchpoint.status == Status.CANCELLED:
         return f"Cancelled the check-up with {name}."
     day = date_format(touchpoint.due_at.astimezone(touchpoint.customer.tz), "D j M Y")

@@ -19,7 +19,8 @@ from django.utils import timezone
 from aftersales.core.access import AuthenticatedRequest
 from aftersales.core.models import UserProfile
 from aftersales.core.roles import Actor
-from touchpoints.models import Status, TouchPoint, completion_window_q, overdue_q
+from customers.models import LOOP_REASONS, RiskFlag
+from touchpoints.models import Kind, Status, TouchPoint, completion_window_q, overdue_q
 
 # The rep's time zone is kept in the session: every page shows the navigation
 # counts, and knowing which day it is must not cost a query on each of them.
@@ -136,3 +137,21 @@ def bounded(queryset: QuerySet[_Row], limit: int) -> tuple[list[_Row], bool]:
     """At most ``limit`` rows, and whether there were more."""
     rows = list(queryset[: limit + 1])
     return rows[:limit], len(rows) > limit
+
+
+def close_loop_flags(touchpoint: TouchPoint) -> QuerySet[RiskFlag]:
+    """The open flags a close-the-loop call settles: its customer's detractor, low-CSAT and problem flags.
+
+    The loop job raises them and creates the call in one transaction, flags
+    first (feedback/services/loops.py); this app does not read feedback's rows,
+    so it finds them by customer, reason and time: open, of a loop reason,
+    raised no later than the call was created. A flag raised by a later
+    answer belongs to that answer's own call. Empty for any other kind.
+    """
+    if touchpoint.kind != Kind.CLOSE_LOOP:
+        return RiskFlag.objects.none()
+    return (
+        RiskFlag.objects.open()
+        .filter(customer_id=touchpoint.customer_id, reason__in=LOOP_REASONS, raised_at__lte=touchpoint.created_at)
+        .order_by("raised_at", "pk")
+    )

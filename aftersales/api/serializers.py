@@ -10,6 +10,7 @@ from rest_framework import serializers
 from aftersales.api.filters import MAX_ID
 from aftersales.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 from customers.models import Customer, Product, Purchase, RiskFlag
+from customers.services import RESOLUTION_MAX_LENGTH
 from feedback.models import SurveyResponse
 from touchpoints.models import CheckupPlan, TouchPoint
 
@@ -154,10 +155,33 @@ class SurveyAnswerSerializer(serializers.ModelSerializer):
 
 
 class RiskFlagSerializer(serializers.ModelSerializer):
+    resolved_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="Who resolved the flag (username); null while it is open."
+    )
+
     class Meta:
         model = RiskFlag
-        fields = ["id", "customer", "reason", "detail", "raised_at", "resolved_at", "resolution", "snoozed_until"]
+        fields = [
+            "id",
+            "customer",
+            "reason",
+            "detail",
+            "raised_at",
+            "resolved_at",
+            "resolved_by",
+            "resolution",
+            "snoozed_until",
+        ]
         read_only_fields = fields
+
+
+class RiskFlagResolveSerializer(serializers.Serializer):
+    """The body of ``POST /api/flags/{id}/resolve/``."""
+
+    resolution = serializers.CharField(
+        max_length=RESOLUTION_MAX_LENGTH,
+        help_text="How it was settled, in a few words; shown on the customer's timeline.",
+    )
 
 
 class WebhookSerializer(serializers.ModelSerializer):

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -25,6 +25,7 @@ from aftersales.api.permissions import IsManager
 from aftersales.api.serializers import (
     CustomerSerializer,
     PurchaseSerializer,
+    RiskFlagResolveSerializer,
     RiskFlagSerializer,
     SurveyAnswerSerializer,
     TouchPointSerializer,
@@ -35,7 +36,7 @@ from aftersales.core.roles import Actor, is_manager
 from aftersales.webhooks.models import Webhook
 from aftersales.webhooks.services import webhook_register
 from customers.models import HEALTH_BAND_RANGES, Customer, FlagReason, Purchase, RiskFlag
-from customers.services import customer_create
+from customers.services import customer_create, riskflag_resolve
 from feedback.models import SurveyResponse
 from touchpoints.models import Status, TouchPoint
 from touchpoints.services import purchase_record
@@ -200,13 +201,77 @@ class RiskFlagViewSet(viewsets.ReadOnlyModelViewSet):
             return fake
         request = self.request
         queryset = RiskFlag.objects.filter(customer__in=Customer.objects.owned_by(request.user))
-        queryset = _customer_filter(request, queryset.order_by("-raised_at", "-pk"))
+        queryset = queryset.select_related("resolved_by").order_by("-raised_at", "-pk")
+        if self.action == "resolve":
+            return queryset  # found by its id alone: the list's filters do not apply to a write
+        queryset = _customer_filter(request, queryset)
         is_open = filters.bool_param(request, "open")
         if is_open is not None:
             queryset = queryset.filter(resolved_at__isnull=is_open)
         if reason := filters.choice_param(request, "reason", FlagReason.values):
             queryset = queryset.filter(reason=reason)
         return queryset
+
+    @extend_schema(
+        summary="Resolve a flag",
+        description=(
+            "Close an open flag with a short note of how it was settled, as the customer page does: the customer "
+            "leaves the at-risk lists and their health is recomputed. A rep resolves flags of their own customers "
+            "(another rep's flag is a 404 and nothing changes); a manager any. A flag already resolved is a 400."
+        ),
+        parameters=[OpenApiParameter(name, exclude=True) for name in ("customer", "open", "reason")],
+        request=RiskFlagResolveSerializer,
+        responses={
+            200: RiskFlagSerializer,
+            400: OpenApiResponse(
+                response=OpenApiTypes.OBJECT,
+                description='A missing, empty or too long note (`{"resolution": ["…"]}`), or a flag already '
+                'resolved (`{"non_field_errors": ["…"]}`). Nothing is changed.',
+                examples=[
+                    OpenApiExample("Empty note", value={"resolution": ["This field may not be blank."]}),
+                    OpenApiExample(
+                        "Already resolved",
+                        value={"non_field_errors": ["“Detractor” was already resolved by rep2; nothing was changed."]},
+                    ),
+                ],
+            ),
+            404: OpenApiResponse(description="No such flag among the token user's customers."),
+        },
+        examples=[
+            OpenApiExample(
+                "After the call-back",
+                value={"resolution": "Called back: the technician fixed the leak, customer happy again."},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Resolved",
+                value={
+                    "id": 812,
+                    "customer": 42,
+                    "reason": "detractor",
+                    "detail": "Survey 6 Mar 2026: NPS 3, problem reported",
+                    "raised_at": "2026-03-06T14:00:05Z",
+                    "resolved_at": "2026-03-09T09:40:12Z",
+                    "resolved_by": "rep1",
+                    "resolution": "Called back: the technician fixed the leak, customer happy again.",
+                    "snoozed_until": None,
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None) -> Response:
+        flag = self.get_object()
+        body = RiskFlagResolveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            flag = riskflag_resolve(flag=flag, by=request.user, resolution=body.validated_data["resolution"])
+        except DjangoValidationError as exc:
+            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            raise ValidationError(detail) from None
+        return Response(RiskFlagSerializer(flag).data)
 
 
 class WebhookViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):

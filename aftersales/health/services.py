@@ -171,6 +171,18 @@ def health_recompute(*, now: dt.datetime | None = None, batch_size: int = 500, l
     return written
 
 
+def health_refresh(*, customer_ids: Iterable[int], now: dt.datetime | None = None) -> int:
+    """Recompute and store, now, the due ones among ``customer_ids``: after a write a user just made.
+
+    A POST that changed a signal (a flag resolved) calls it for its customer,
+    so the band the next page shows is stored, not only computed. A fixed
+    number of queries; nothing when none is due.
+    """
+    now = now or timezone.now()
+    rows = list(_due_rows(Customer.objects.filter(pk__in=list(customer_ids)), now))
+    return _recompute_rows(rows, now=now, weights=health_weights()) if rows else 0
+
+
 def health_current(customers: Iterable[Customer], *, now: dt.datetime | None = None) -> None:
     """Set the score and explanation of the due ones among ``customers`` to what they are now, without saving.
 

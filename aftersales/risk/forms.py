@@ -1,4 +1,4 @@
-"""Forms of the at-risk pages: the list's filters, bulk reassign, snooze, and the health weights."""
+"""Forms of the at-risk pages: the list's filters, bulk reassign, snooze, resolve, and the health weights."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from aftersales.core.roles import REPS
 from aftersales.customer_pages.selectors import sort_choices
 from aftersales.risk.selectors import RISK_DEFAULT_SORT, RiskFilters
 from customers.models import FlagReason, HealthBand, Language
-from customers.services import SNOOZE_MAX_DAYS, WEIGHT_RANGE
+from customers.services import RESOLUTION_MAX_LENGTH, SNOOZE_MAX_DAYS, WEIGHT_RANGE
 
 SELECT = forms.Select(attrs={"class": "form-select"})
 
@@ -104,6 +105,17 @@ class SnoozeForm(forms.Form):
         if day > today + dt.timedelta(days=SNOOZE_MAX_DAYS):
             raise forms.ValidationError(f"At most {SNOOZE_MAX_DAYS} days ahead; resolve the flag if it is over.")
         return day
+
+
+class ResolveForm(forms.Form):
+    """The note a resolved flag keeps; empty or too long is refused by ``riskflag_resolve``, with its message."""
+
+    resolution = forms.CharField(
+        required=False,
+        label=_("How was it settled?"),
+        help_text=_("A short note for the timeline, e.g. “Called back; replacement part sent.”"),
+        widget=forms.TextInput(attrs={"class": "form-control", "maxlength": RESOLUTION_MAX_LENGTH}),
+    )
 
 
 class HealthWeightsForm(forms.Form):

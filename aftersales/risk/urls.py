@@ -10,5 +10,6 @@ urlpatterns = [
     path("export.csv", risk_views.risk_export, name="export"),
     path("reassign/", risk_views.risk_reassign, name="reassign"),
     path("flags/<int:flag_pk>/snooze/", risk_views.riskflag_snooze_view, name="snooze"),
+    path("flags/<int:flag_pk>/resolve/", risk_views.riskflag_resolve_view, name="resolve"),
     path("weights/", risk_views.health_weights_view, name="weights"),
 ]

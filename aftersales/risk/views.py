@@ -13,6 +13,9 @@ URL contract (other pages, e.g. the dashboard's charts, link here with these):
 * ``/risk/reassign/`` (``risk:reassign``, POST, managers) — ``customer`` (repeated
   ids), ``to_rep``, optional ``next`` (a local URL to go back to).
 * ``/risk/flags/<id>/snooze/`` (``risk:snooze``) — ``until`` (a date), ``reason``.
+* ``/risk/flags/<id>/resolve/`` (``risk:resolve``) — ``resolution`` (a short note), optional ``next``.
+  From the customer page, My day and this list: a page without JavaScript; with htmx
+  the form opens in the flag's slot (``#resolve-flag-<id>``), ``?close=1`` empties it.
 * ``/risk/weights/`` (``risk:weights``, managers) — the health-score weights.
 * ``/reps/<id>/scorecard/`` (``rep_scorecard``) — one rep's figures; a rep only their own.
 
@@ -27,9 +30,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST, require_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_htmx.http import HttpResponseClientRefresh
 
 from aftersales.core.access import AuthenticatedRequest, manager_required
 from aftersales.core.csv import csv_response
@@ -37,13 +43,21 @@ from aftersales.core.roles import is_manager
 from aftersales.customer_pages.exports import CUSTOMER_HEADER, customer_rows
 from aftersales.customer_pages.selectors import SORT_LABELS, customer_page, customer_search
 from aftersales.customer_pages.views import PAGE_SIZE, CustomerFilterForm, _owner_choices, _page_number
-from aftersales.health.services import health_weights
+from aftersales.health.services import health_refresh, health_weights
 from aftersales.risk.exports import RISK_HEADER, risk_rows
-from aftersales.risk.forms import HealthWeightsForm, ReassignForm, RiskFilterForm, SnoozeForm, rep_choices, selected_ids
+from aftersales.risk.forms import (
+    HealthWeightsForm,
+    ReassignForm,
+    ResolveForm,
+    RiskFilterForm,
+    SnoozeForm,
+    rep_choices,
+    selected_ids,
+)
 from aftersales.risk.scorecards import rep_scorecard
 from aftersales.risk.selectors import attach_next_touch, days_since, risk_search, with_next_touch
 from customers.models import Customer, FlagReason, Product, RiskFlag
-from customers.services import healthweights_update, riskflag_snooze
+from customers.services import healthweights_update, riskflag_resolve, riskflag_snooze
 from touchpoints.services import customers_reassign
 
 # "More than 1,000 at risk" is all a manager needs to know; counting to 10,000 as the
@@ -162,6 +176,45 @@ def riskflag_snooze_view(request: AuthenticatedRequest, flag_pk: int) -> HttpRes
             )
             return redirect("risk:list")
     return render(request, "risk/snooze.html", {"flag": flag, "customer": flag.customer, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def riskflag_resolve_view(request: HttpRequest, flag_pk: int) -> HttpResponse:
+    """Resolve one flag of a customer the user may see (another rep's flag: 404) with a short note.
+
+    Saved, the customer's health is recomputed at once (the service marked it
+    due), so the page shown next has the band without the flag; with htmx that
+    page is the current one, reloaded; without, ``next`` (the at-risk list by default).
+    """
+    flag = get_object_or_404(
+        RiskFlag.objects.select_related("customer", "resolved_by").filter(
+            customer__in=Customer.objects.owned_by(request.user)
+        ),
+        pk=flag_pk,
+    )
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=False):
+        next_url = reverse("risk:list")
+    if request.htmx and request.GET.get("close"):
+        return HttpResponse("")  # "Close": the flag's slot is empty again
+    form = ResolveForm(request.POST if request.method == "POST" else None, prefix=f"flag{flag.pk}")
+    if request.method == "POST" and form.is_valid():
+        try:
+            riskflag_resolve(flag=flag, by=request.user, resolution=form.cleaned_data["resolution"])
+        except ValidationError as error:
+            form.add_error(None, error)
+            flag.refresh_from_db()  # resolved meanwhile: say by whom
+        else:
+            health_refresh(customer_ids=[flag.customer_id])
+            messages.success(
+                request,
+                _("“%(reason)s” resolved for %(customer)s.")
+                % {"reason": flag.get_reason_display(), "customer": flag.customer.name},
+            )
+            return HttpResponseClientRefresh() if request.htmx else redirect(next_url)
+    context = {"flag": flag, "customer": flag.customer, "form": form, "next": next_url, "inline": bool(request.htmx)}
+    return render(request, "risk/_resolve_form.html" if request.htmx else "risk/resolve.html", context)
 
 
 @manager_required

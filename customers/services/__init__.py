@@ -18,6 +18,7 @@ from customers.services.flags import (
     riskflag_snooze,
     riskflags_raise,
     riskflags_raise_many,
+    riskflags_resolve_many,
 )
 from customers.services.health import WEIGHT_RANGE, healthweights_update
 from customers.services.owners import customers_owner_set
@@ -43,4 +44,5 @@ __all__ = [
     "riskflag_snooze",
     "riskflags_raise",
     "riskflags_raise_many",
+    "riskflags_resolve_many",
 ]

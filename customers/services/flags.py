@@ -1,4 +1,4 @@
-"""Writes on risk flags: raising them (one or many, one entry point), snoozing one and resolving one."""
+"""Writes on risk flags: raising them (one or many, one entry point), snoozing one and resolving them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from aftersales.audit.models import AuditAction
@@ -204,35 +204,86 @@ def riskflag_snooze(*, flag: RiskFlag, until: dt.datetime, reason: str, by: Acto
 
 @transaction.atomic
 def riskflag_resolve(*, flag: RiskFlag, by, resolution: str) -> RiskFlag:
-    """Close an open flag: what settled it (``resolution``), who and when; the customer's health is due again.
+    """Close an open flag with a short note of how it was settled; the customer leaves the at-risk lists.
 
-    A rep resolves flags on their own customers, a manager any. The row is
-    locked first, so two people resolving the same flag at once queue up: the
-    second sees it resolved and is refused, and the trail holds one event.
+    Who may: the customer's rep, or a manager (``Customer.objects.owned_by``).
+    Refused, with nothing written: a flag already resolved (a second tab, a
+    colleague first), an empty note, a note over ``RESOLUTION_MAX_LENGTH``.
     """
+    [flag] = riskflags_resolve_many(flags=[flag], by=by, resolution=resolution)
+    return flag
+
+
+@transaction.atomic
+def riskflags_resolve_many(*, flags: Iterable[RiskFlag], by, resolution: str) -> list[RiskFlag]:
+    """``riskflag_resolve`` for several flags with one note (a close-the-loop call settles all its flags).
+
+    All or nothing. The rows are locked in primary-key order (two callers
+    resolving overlapping sets cannot deadlock), then checked: a flag resolved
+    meanwhile by someone else is refused here, after the lock, so exactly one
+    resolution wins. One UPDATE, one INSERT of the audit events (with the note
+    and how long each flag was open), one health mark: an open detractor,
+    low-CSAT or problem flag holds the score down (aftersales/health/services.py).
+    Returns the flags, resolved, in the order given.
+    """
+    ids = list(dict.fromkeys(flag.pk for flag in flags))
+    if not ids:
+        return []
     resolution = (resolution or "").strip()
+    locked = {
+        flag.pk: flag
+        for flag in RiskFlag.objects.filter(pk__in=ids)
+        .select_related("customer")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    }
+    if len(locked) != len(ids):
+        raise RiskFlag.DoesNotExist("A flag to resolve no longer exists.")
+    customer_ids = {flag.customer_id for flag in locked.values()}
+    if Customer.objects.owned_by(by).filter(pk__in=customer_ids).count() != len(customer_ids):
+        raise PermissionDenied(_("Only the customer's rep or a manager may resolve this flag."))
+    for flag in locked.values():
+        if not flag.is_open:
+            raise ValidationError(_resolved_already(flag), code="resolved")
     if not resolution:
-        raise ValidationError({"resolution": _("Say what settled the flag.")})
+        raise ValidationError({"resolution": _("Say how it was settled, in a few words.")}, code="required")
     if len(resolution) > RESOLUTION_MAX_LENGTH:
         raise ValidationError(
-            {"resolution": _("Keep the resolution to at most %(max)d characters.") % {"max": RESOLUTION_MAX_LENGTH}}
+            {
+                "resolution": _("A resolution can be at most %(max)s characters; this one has %(length)s.")
+                % {"max": RESOLUTION_MAX_LENGTH, "length": len(resolution)}
+            },
+            code="max_length",
         )
-    flag = RiskFlag.objects.select_for_update().get(pk=flag.pk)
-    if not Customer.objects.owned_by(by).filter(pk=flag.customer_id).exists():
-        raise PermissionDenied(_("Only the customer's rep or a manager may resolve this flag."))
-    if not flag.is_open:
-        raise ValidationError(
-            _("This flag was already resolved on %(day)s; nothing was changed.")
-            % {"day": date_format(timezone.localtime(flag.resolved_at), "j M Y")},
-            code="resolved",
-        )
-    flag.resolved_at, flag.resolved_by, flag.resolution = timezone.now(), by, resolution
-    flag.save(update_fields=["resolved_at", "resolved_by", "resolution"])
-    audit_record(
+    now = timezone.now()
+    resolved = [locked[pk] for pk in ids]
+    for flag in resolved:
+        flag.resolved_at, flag.resolved_by, flag.resolution = now, by, resolution
+    RiskFlag.objects.bulk_update(resolved, ["resolved_at", "resolved_by", "resolution"])
+    audit_record_many(
         actor=by,
         action=AuditAction.RESOLVED,
-        obj=flag,
-        changes={"resolved_at": [None, flag.resolved_at], "resolution": [None, resolution]},
+        object_type=RiskFlag._meta.label_lower,
+        rows=[
+            (
+                flag.pk,
+                flag.customer_id,
+                {
+                    "reason": [None, flag.reason],
+                    "resolution": [None, resolution],
+                    "open_for": [None, timesince(flag.raised_at, now)],
+                },
+            )
+            for flag in resolved
+        ],
     )
-    Customer.objects.filter(pk=flag.customer_id).mark_health_due()  # open flags count (aftersales/risk/health.py)
-    return flag
+    Customer.objects.filter(pk__in=customer_ids).mark_health_due()
+    return resolved
+
+
+def _resolved_already(flag: RiskFlag) -> str:
+    values = {"reason": flag.get_reason_display()}
+    if flag.resolved_by is None:
+        return _("“%(reason)s” was already resolved; nothing was changed.") % values
+    name = flag.resolved_by.get_full_name() or flag.resolved_by.get_username()
+    return _("“%(reason)s” was already resolved by %(name)s; nothing was changed.") % {**values, "name": name}

@@ -45,7 +45,11 @@ def test_resolving_is_audited_on_the_customer_page(alice, flag):
 
     event = AuditEvent.objects.get(object_type="customers.riskflag", object_id=flag.pk)
     assert (event.actor, event.action, event.customer_id) == (alice, AuditAction.RESOLVED, flag.customer_id)
-    assert event.changes == {"resolved_at": [None, NOW.isoformat()], "resolution": [None, "Called back"]}
+    assert event.changes == {
+        "reason": [None, "detractor"],
+        "resolution": [None, "Called back"],
+        "open_for": [None, "3\xa0days"],
+    }
 
 
 def test_resolving_makes_the_customer_health_due(alice, flag):
@@ -79,7 +83,7 @@ def test_a_resolved_flag_cannot_be_resolved_again(alice, mary, flag):
         riskflag_resolve(flag=flag, by=mary, resolution="Me too")
 
     assert refused.value.code == "resolved"
-    assert "already resolved on 5 Mar 2026" in refused.value.messages[0]
+    assert "was already resolved by Alice Archer" in refused.value.messages[0]
     flag.refresh_from_db()
     assert (flag.resolved_by, flag.resolution) == (alice, "Called back")
     assert AuditEvent.objects.filter(action=AuditAction.RESOLVED).count() == 1
@@ -113,4 +117,4 @@ def test_the_refusal_speaks_the_users_language(alice, flag, compiled_messages):
     with translation.override("es"), pytest.raises(ValidationError) as refused:
         riskflag_resolve(flag=flag, by=alice, resolution="Otra vez")
 
-    assert refused.value.messages == ["Esta alerta ya se resolvió el 5 Mar 2026; no se ha cambiado nada."]
+    assert refused.value.messages == ["«Detractor» ya la resolvió Alice Archer; no se ha cambiado nada."]

@@ -16,21 +16,28 @@ are serialised anyway.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_record
 from aftersales.core.roles import Actor
-from customers.models import Customer, FlagReason
-from customers.services import customer_record_two_way_contact, riskflag_raise
+from customers.models import Customer, FlagReason, RiskFlag
+from customers.services import (
+    RESOLUTION_MAX_LENGTH,
+    customer_record_two_way_contact,
+    riskflag_raise,
+    riskflags_resolve_many,
+)
 from touchpoints import scheduling
 from touchpoints.careplan import careplan_notify_date_moved
 from touchpoints.models import Channel, Kind, Outcome, Status, TouchPoint
+from touchpoints.selectors import close_loop_flags
 from touchpoints.services.checks import (
     CHECKUP_OUTCOMES,
     Contact,
@@ -88,7 +95,43 @@ def _after_contact(
             detail=f"{date_format(now, 'j M Y')}, {touchpoint.get_kind_display().lower()}: {excerpt or 'no notes'}",
             data={"touchpoint": touchpoint.pk},
         )
+    if touchpoint.kind == Kind.CLOSE_LOOP and touchpoint.outcome == Outcome.NO_ANSWER:
+        # The loop stays open: its flags too, and the next try is on the rep's day.
+        created.append(
+            TouchPoint.objects.create(
+                customer=customer,
+                purchase=touchpoint.purchase,
+                assignee_id=customer.owner_id,
+                kind=Kind.CLOSE_LOOP,
+                channel=touchpoint.channel,
+                objective=touchpoint.objective,
+                # The next business day, on the customer's calendar, like the first call.
+                due_at=scheduling.next_business_day(now, customer.timezone),
+                follows=touchpoint,
+                created_by=by,
+            )
+        )
     return created
+
+
+def _loop_flag_errors(
+    *, touchpoint: TouchPoint, outcome: str, notes: str, resolve_flags: Sequence[RiskFlag]
+) -> dict[str, str]:
+    """A reached close-the-loop call resolves the flags ticked among its own, with its notes as the resolution."""
+    if not resolve_flags or outcome != Outcome.REACHED:
+        return {}
+    own = set(close_loop_flags(touchpoint).values_list("pk", flat=True))
+    if any(flag.pk not in own for flag in resolve_flags):
+        return {"resolve_flags": gettext("Only the open flags this call is about can be resolved with it.")}
+    if not notes.strip():
+        return {"notes": gettext("Write how it was settled: the notes become the resolution of the ticked flags.")}
+    return {}
+
+
+def _resolution_from(notes: str) -> str:
+    """The call's notes as a flag's resolution: cut to fit (the touch point keeps them whole)."""
+    notes = notes.strip()
+    return notes if len(notes) <= RESOLUTION_MAX_LENGTH else notes[: RESOLUTION_MAX_LENGTH - 1] + "…"
 
 
 @transaction.atomic
@@ -102,6 +145,7 @@ def touchpoint_complete(
     next_step: str = "",
     next_step_due: dt.date | None = None,
     problem_reported: bool = False,
+    resolve_flags: Sequence[RiskFlag] = (),
 ) -> TouchPoint:
     """Log a scheduled check-up: its outcome, the customer's temperature, notes and what happens next.
 
@@ -110,6 +154,11 @@ def touchpoint_complete(
     within one business day and a ``problem_reported`` flag. A two-way
     outcome moves the customer's contact clock. All or nothing.
 
+    A close-the-loop call: *reached* resolves ``resolve_flags`` (some of
+    ``close_loop_flags(touchpoint)``, those the rep ticked) with the notes as
+    the resolution; any other outcome leaves them open, and *no answer*
+    schedules the next try on the next business day.
+
     What the survey side makes of a logged check-up (the survey a plan step
     asks for, the call-back time of the answer a close-the-loop call answers)
     is found afterwards by feedback's own jobs (feedback/services/planning.py and
@@ -117,9 +166,13 @@ def touchpoint_complete(
     """
     customer = touchpoint.customer
     _check_may_act(customer=customer, touchpoint=touchpoint, by=by)
+    resolve_flags = list(resolve_flags or ())
     contact = Contact.checked(
         customer=customer,
         outcomes=CHECKUP_OUTCOMES,
+        extra_errors=_loop_flag_errors(
+            touchpoint=touchpoint, outcome=outcome, notes=notes, resolve_flags=resolve_flags
+        ),
         next_step_due=next_step_due,
         outcome=outcome,
         temperature=temperature,
@@ -143,6 +196,8 @@ def touchpoint_complete(
         },
     )
     _after_contact(touchpoint=touchpoint, by=by, now=now, notes=contact.notes, next_step_due=next_step_due)
+    if resolve_flags and contact.outcome == Outcome.REACHED:
+        riskflags_resolve_many(flags=resolve_flags, by=by, resolution=_resolution_from(contact.notes))
     return touchpoint
 
 

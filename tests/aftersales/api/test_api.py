@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.forms.models import model_to_dict
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from aftersales.api.models import IdempotentRequest
+from aftersales.audit.models import AuditAction, AuditEvent
 from aftersales.webhooks.models import Webhook
-from customers.models import Purchase
+from customers.models import Purchase, RiskFlag
 from tests.factories import (
     CheckupPlanFactory,
     CustomerFactory,
@@ -344,6 +346,86 @@ def test_a_manager_registers_a_webhook_and_reads_its_log(mary, settings):
     assert log.status_code == 200 and log.json()["count"] == 0
 
 
+# --- Resolving a flag ------------------------------------------------------------------------
+
+
+def _resolve(user, flag, body: dict):
+    return _client(user).post(reverse("api:riskflag-resolve", args=[flag.pk]), body, format="json")
+
+
+def test_a_rep_resolves_a_flag_of_their_customer(alice):
+    customer = CustomerFactory(owner=alice, health_due_at=None)
+    flag = RiskFlagFactory(customer=customer, reason="detractor")
+
+    response = _resolve(alice, flag, {"resolution": "Called back: the leak is fixed."})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["id"], body["resolved_by"], body["resolution"]) == (
+        flag.pk,
+        "alice",
+        "Called back: the leak is fixed.",
+    )
+    assert body["resolved_at"] is not None
+    flag.refresh_from_db()
+    assert (flag.resolved_by, flag.resolution) == (alice, "Called back: the leak is fixed.")
+    assert AuditEvent.objects.filter(action=AuditAction.RESOLVED, object_id=flag.pk, actor=alice).count() == 1
+    customer.refresh_from_db()
+    assert customer.health_due_at is not None  # the score is recomputed without the flag
+    listed = _client(alice).get(reverse("api:riskflag-list"), {"open": "false"}).json()["results"]
+    assert [(row["id"], row["resolved_by"]) for row in listed] == [(flag.pk, "alice")]
+
+
+def test_a_manager_resolves_any_reps_flag(mary, bobs):
+    response = _resolve(mary, bobs["riskflag"], {"resolution": "Settled with the customer's director."})
+
+    assert response.status_code == 200 and response.json()["resolved_by"] == "mary"
+
+
+def test_another_reps_flag_is_a_404_and_nothing_changes(alice, bobs):
+    flag = bobs["riskflag"]
+    before = model_to_dict(flag)
+
+    response = _resolve(alice, flag, {"resolution": "Mine now"})
+
+    assert response.status_code == 404
+    assert SENTINEL not in response.content.decode()
+    flag.refresh_from_db()
+    assert model_to_dict(flag) == before and flag.is_open
+    assert not AuditEvent.objects.filter(action=AuditAction.RESOLVED).exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({}, {"resolution": ["This field is required."]}),
+        ({"resolution": "   "}, {"resolution": ["This field may not be blank."]}),
+        ({"resolution": "x" * 501}, {"resolution": ["Ensure this field has no more than 500 characters."]}),
+    ],
+)
+def test_a_missing_empty_or_long_note_is_a_400_on_its_field(alice, body, errors):
+    flag = RiskFlagFactory(customer=CustomerFactory(owner=alice))
+
+    response = _resolve(alice, flag, body)
+
+    assert response.status_code == 400
+    assert response.json() == errors
+    assert RiskFlag.objects.get(pk=flag.pk).is_open
+
+
+def test_an_already_resolved_flag_is_a_400_saying_by_whom(alice, mary):
+    flag = RiskFlagFactory(customer=CustomerFactory(owner=alice), reason="low_csat")
+    assert _resolve(mary, flag, {"resolution": "Mary called first"}).status_code == 200
+
+    response = _resolve(alice, flag, {"resolution": "Me too"})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "non_field_errors": ["“Low CSAT” was already resolved by Mary Manning; nothing was changed."]
+    }
+    assert RiskFlag.objects.get(pk=flag.pk).resolution == "Mary called first"
+
+
 # --- Schema and docs -------------------------------------------------------------------------
 
 
@@ -356,6 +438,15 @@ def test_the_openapi_schema_describes_the_endpoints(db):
         paths
     )
     assert any(param["name"] == "Idempotency-Key" for param in paths["/api/purchases/"]["post"]["parameters"])
+    resolve = paths["/api/flags/{id}/resolve/"]["post"]
+    assert [param["name"] for param in resolve["parameters"]] == ["id"]
+    request = resolve["requestBody"]["content"]["application/json"]
+    assert request["schema"]["$ref"] == "#/components/schemas/RiskFlagResolve"
+    assert [example["value"] for example in request["examples"].values()] == [
+        {"resolution": "Called back: the technician fixed the leak, customer happy again."}
+    ]
+    assert set(resolve["responses"]) == {"200", "400", "404"}
+    assert "resolved_by" in response.json()["components"]["schemas"]["RiskFlag"]["properties"]
 
 
 @pytest.mark.parametrize("name", ["api:docs", "api:redoc"])
