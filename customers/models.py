@@ -16,6 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+# Models of this app kept in their own module; imported here so Django registers them with the rest.
+from customers.health_models import HealthSnapshot, HealthWeights  # noqa: F401
+
 if TYPE_CHECKING:
     from aftersales.core.roles import Visitor
 
@@ -370,42 +373,3 @@ class RiskFlag(models.Model):
     def open_for(self) -> timedelta | None:
         """How long the flag was open, raised → resolved; None while it is open."""
         return None if self.resolved_at is None else self.resolved_at - self.raised_at
-
-
-class HealthWeights(models.Model):
-    """The health-score weights a manager set; one row (pk 1). Keys missing here come from settings.
-
-    A row rather than settings so a manager can tune the score without a
-    deploy; ``aftersales.risk.health.health_weights`` merges it over
-    ``settings.AFTERSALES["HEALTH_WEIGHTS"]``.
-    """
-
-    weights = models.JSONField(default=dict, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-
-    class Meta:
-        verbose_name_plural = "health weights"
-
-    def __str__(self) -> str:
-        return "Health weights"
-
-
-class HealthSnapshot(models.Model):
-    """A customer's score on one day, written by the health recompute: the trend arrow and sparkline."""
-
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="health_snapshots")
-    score = models.PositiveSmallIntegerField(validators=[MaxValueValidator(100)])
-    taken_on = models.DateField()
-
-    class Meta:
-        ordering = ["customer", "-taken_on"]
-        constraints = [
-            # One per customer and day: a second recompute the same day overwrites the score (upsert).
-            models.UniqueConstraint(fields=["customer", "taken_on"], name="healthsnapshot_one_per_day"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.customer_id} {self.taken_on}: {self.score}"
