@@ -361,6 +361,13 @@ AFTERSALES = {
     "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),
     "WEBHOOK_LEASE_SECONDS": env_int("WEBHOOK_LEASE_SECONDS", 60, minimum=10),
     "WEBHOOK_MAX_ATTEMPTS": env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1),
+    # Spreadsheet imports (aftersales/imports/): a bigger file is refused before it is read, with the reason.
+    "IMPORT_MAX_ROWS": env_int("IMPORT_MAX_ROWS", 200_000, minimum=1),
+    "IMPORT_MAX_MB": env_int("IMPORT_MAX_MB", 50, minimum=1),  # the file, or an XLSX's members unpacked
+    # A worker reading or importing a file holds the job this long, renewed as it makes progress; a job
+    # whose worker died is handed to another after it, or marked failed after IMPORT_MAX_ATTEMPTS.
+    "IMPORT_LEASE_SECONDS": env_int("IMPORT_LEASE_SECONDS", 120, minimum=5),
+    "IMPORT_MAX_ATTEMPTS": env_int("IMPORT_MAX_ATTEMPTS", 3, minimum=1),
 }
 
 # The REST API (aftersales/api/): per-user tokens, the same row scoping as the pages.

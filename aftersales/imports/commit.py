@@ -44,8 +44,10 @@ def import_commit(*, preview: Preview, by, default_owner=None, progress: Progres
     customers, new_customers, updated_customers = _save_customers(preview, owner_id, progress)
     new_purchases, updated_purchases = _save_purchases(preview, customers, progress)
     progress("scheduling", 0, len(new_purchases))
-    scheduled = touchpoints_schedule_bulk(purchases=new_purchases, created_by=by)
-    progress("scheduling", len(new_purchases), len(new_purchases))
+    scheduled = 0
+    for done, chunk in enumerate(_chunks(new_purchases, BATCH), start=1):
+        scheduled += touchpoints_schedule_bulk(purchases=chunk, created_by=by)
+        progress("scheduling", min(done * BATCH, len(new_purchases)), len(new_purchases))
     return {
         "new_customers": new_customers,
         "updated_customers": updated_customers,
@@ -67,8 +69,11 @@ def _changed(instance, values: dict) -> bool:
 def _save_customers(preview: Preview, owner_id: int, progress: Progress) -> tuple[dict[str, Customer], int, int]:
     rows = list(preview.customers.values())
     by_ref: dict[str, Customer] = {}
-    new, changed = [], []
+    new_count = changed_count = 0
+    # Batch by batch, each written before the next is read: progress (which renews a worker's lease,
+    # aftersales/imports/jobs.py) is reported at least every BATCH rows, whatever the file's size.
     for done, chunk in enumerate(_chunks(rows, BATCH), start=1):
+        new, changed = [], []
         existing = Customer.objects.in_bulk([row.external_ref for row in chunk], field_name="external_ref")
         for row in chunk:
             values = {
@@ -88,17 +93,20 @@ def _save_customers(preview: Preview, owner_id: int, progress: Progress) -> tupl
             elif _changed(customer, values):
                 changed.append(customer)
             by_ref[row.external_ref] = customer
+        Customer.objects.bulk_create(new, batch_size=BATCH)
+        Customer.objects.bulk_update(changed, CUSTOMER_FIELDS, batch_size=500)
+        new_count, changed_count = new_count + len(new), changed_count + len(changed)
         progress("customers", min(done * BATCH, len(rows)), len(rows))
-    Customer.objects.bulk_create(new, batch_size=BATCH)
-    Customer.objects.bulk_update(changed, CUSTOMER_FIELDS, batch_size=500)
-    return by_ref, len(new), len(changed)
+    return by_ref, new_count, changed_count
 
 
 def _save_purchases(preview: Preview, customers: dict[str, Customer], progress: Progress) -> tuple[list, int]:
     products = Product.objects.in_bulk({row.product_id for row in preview.purchases})
     rows = preview.purchases
-    new, changed = [], []
+    new: list[Purchase] = []
+    changed_count = 0
     for done, chunk in enumerate(_chunks(rows, BATCH), start=1):
+        created, changed = [], []
         existing = Purchase.objects.in_bulk([row.external_ref for row in chunk], field_name="external_ref")
         for row in chunk:
             values = {name: getattr(row, name) for name in PURCHASE_FIELDS}
@@ -106,12 +114,13 @@ def _save_purchases(preview: Preview, customers: dict[str, Customer], progress: 
             if purchase is None:
                 purchase = Purchase(external_ref=row.external_ref, customer=customers[row.customer_ref], **values)
                 purchase.product = products[row.product_id]
-                new.append(purchase)
+                created.append(purchase)
             else:
                 # Nullable dates cleared in the file stay as recorded: an export with a blank cell is not a decision.
                 if _changed(purchase, values):
                     changed.append(purchase)
+        new += Purchase.objects.bulk_create(created, batch_size=BATCH)
+        Purchase.objects.bulk_update(changed, PURCHASE_FIELDS, batch_size=500)
+        changed_count += len(changed)
         progress("purchases", min(done * BATCH, len(rows)), len(rows))
-    Purchase.objects.bulk_create(new, batch_size=BATCH)
-    Purchase.objects.bulk_update(changed, PURCHASE_FIELDS, batch_size=500)
-    return new, len(changed)
+    return new, changed_count
