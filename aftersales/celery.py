@@ -51,6 +51,9 @@ app.conf.beat_schedule = {
     "survey-loops-open": {"task": "feedback.tasks.survey_loops_open_task", "schedule": 30.0},
     # Like outbox-sweep, for webhook deliveries (aftersales/webhooks/services.py).
     "webhook-sweep": {"task": "aftersales.tasks.webhook_sweep_task", "schedule": 60.0},
+    # Spreadsheet imports whose worker died (aftersales/imports/jobs.py; command import_sweep): queued again
+    # once their lease has run out, or marked failed after their last attempt.
+    "import-sweep": {"task": "aftersales.tasks.import_sweep_task", "schedule": 60.0},
     # Managers' dashboard (aftersales/dashboard/rollups.py; command dashboard_refresh): the page shows "as of".
     "dashboard-refresh": {"task": "aftersales.dashboard.tasks.dashboard_refresh_task", "schedule": 300.0},
     # Retention (aftersales/retention/services.py; command prune): old mail, webhook deliveries, idempotency

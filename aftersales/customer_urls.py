@@ -18,4 +18,5 @@ urlpatterns = [
     path("import/<int:pk>/", import_views.import_detail, name="import_detail"),
     path("import/<int:pk>/commit/", import_views.import_commit, name="import_commit"),
     path("import/<int:pk>/progress/", import_views.import_progress, name="import_progress"),
+    path("import/<int:pk>/retry/", import_views.import_retry, name="import_retry"),
 ]

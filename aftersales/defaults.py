@@ -71,4 +71,11 @@ def aftersales_defaults() -> AftersalesSettings:
         "WEBHOOK_KEEP_DAYS": env_int("WEBHOOK_KEEP_DAYS", 90, minimum=1),
         "IDEMPOTENCY_KEEP_HOURS": env_int("IDEMPOTENCY_KEEP_HOURS", 48, minimum=1),
         "IMPORT_KEEP_DAYS": env_int("IMPORT_KEEP_DAYS", 30, minimum=1),
+        # Spreadsheet imports (aftersales/imports/): a bigger file is refused before it is read, with the reason.
+        "IMPORT_MAX_ROWS": env_int("IMPORT_MAX_ROWS", 200_000, minimum=1),
+        "IMPORT_MAX_MB": env_int("IMPORT_MAX_MB", 50, minimum=1),  # the file, or an XLSX's members unpacked
+        # A worker reading or importing a file holds the job this long, renewed as it makes progress; a job
+        # whose worker died is handed to another after it, or marked failed after IMPORT_MAX_ATTEMPTS.
+        "IMPORT_LEASE_SECONDS": env_int("IMPORT_LEASE_SECONDS", 120, minimum=5),
+        "IMPORT_MAX_ATTEMPTS": env_int("IMPORT_MAX_ATTEMPTS", 3, minimum=1),
     }

@@ -47,6 +47,10 @@ class AftersalesSettings(TypedDict):
     WEBHOOK_KEEP_DAYS: int
     IDEMPOTENCY_KEEP_HOURS: int
     IMPORT_KEEP_DAYS: int
+    IMPORT_MAX_ROWS: int
+    IMPORT_MAX_MB: int
+    IMPORT_LEASE_SECONDS: int
+    IMPORT_MAX_ATTEMPTS: int
 
 
 def _raw(name: str) -> str | None:

@@ -23,10 +23,14 @@ from django.db import transaction
 from aftersales.core.roles import Actor
 from aftersales.imports.validation import Preview, _chunks
 from customers.models import Customer, Product, Purchase
+from customers.services.bulk import (
+    CUSTOMER_FIELDS,
+    PURCHASE_FIELDS,
+    customers_upsert_by_ref,
+    purchases_upsert_by_ref,
+)
 from touchpoints.planning import touchpoints_schedule_bulk
 
-CUSTOMER_FIELDS = ("name", "company", "email", "phone", "language", "timezone", "owner_id")
-PURCHASE_FIELDS = ("product_id", "ordered_at", "delivered_at", "amount", "currency", "renewal_date")
 BATCH = 2000
 
 Progress = Callable[[str, int, int], None]
@@ -47,8 +51,10 @@ def import_commit(
     customers, new_customers, updated_customers = _save_customers(preview, owner_id, progress)
     new_purchases, updated_purchases = _save_purchases(preview, customers, progress)
     progress("scheduling", 0, len(new_purchases))
-    scheduled = touchpoints_schedule_bulk(purchases=new_purchases, created_by=by)
-    progress("scheduling", len(new_purchases), len(new_purchases))
+    scheduled = 0
+    for done, chunk in enumerate(_chunks(new_purchases, BATCH), start=1):
+        scheduled += touchpoints_schedule_bulk(purchases=chunk, created_by=by)
+        progress("scheduling", min(done * BATCH, len(new_purchases)), len(new_purchases))
     return {
         "new_customers": new_customers,
         "updated_customers": updated_customers,
@@ -58,63 +64,42 @@ def import_commit(
     }
 
 
-def _changed(instance, values: dict) -> bool:
-    changed = False
-    for name, value in values.items():
-        if value is not None and getattr(instance, name) != value:
-            setattr(instance, name, value)
-            changed = True
-    return changed
-
-
 def _save_customers(preview: Preview, owner_id: int, progress: Progress) -> tuple[dict[str, Customer], int, int]:
     rows = list(preview.customers.values())
     by_ref: dict[str, Customer] = {}
-    new, changed = [], []
+    new_count = changed_count = 0
+    # Batch by batch, each written before the next is read: progress (which renews a worker's lease,
+    # aftersales/imports/jobs.py) is reported at least every BATCH rows, whatever the file's size.
     for done, chunk in enumerate(_chunks(rows, BATCH), start=1):
-        existing = Customer.objects.in_bulk([row.external_ref for row in chunk], field_name="external_ref")
-        for row in chunk:
-            values = {
-                "name": row.name,
-                "company": row.company,
-                "email": row.email,
-                "phone": row.phone,
-                "language": row.language,
-                "timezone": row.timezone,
-                "owner_id": row.owner_id,
-            }
-            customer = existing.get(row.external_ref)
-            if customer is None:
-                values = {key: value for key, value in values.items() if value is not None}
-                customer = Customer(external_ref=row.external_ref, **{"owner_id": owner_id, **values})
-                new.append(customer)
-            elif _changed(customer, values):
-                changed.append(customer)
-            by_ref[row.external_ref] = customer
+        written, new, changed = customers_upsert_by_ref(
+            rows=[
+                {"external_ref": row.external_ref, **{name: getattr(row, name) for name in CUSTOMER_FIELDS}}
+                for row in chunk
+            ],
+            default_owner_id=owner_id,
+        )
+        by_ref.update(written)
+        new_count, changed_count = new_count + new, changed_count + changed
         progress("customers", min(done * BATCH, len(rows)), len(rows))
-    Customer.objects.bulk_create(new, batch_size=BATCH)
-    Customer.objects.bulk_update(changed, CUSTOMER_FIELDS, batch_size=500)
-    return by_ref, len(new), len(changed)
+    return by_ref, new_count, changed_count
 
 
 def _save_purchases(preview: Preview, customers: dict[str, Customer], progress: Progress) -> tuple[list, int]:
     products = Product.objects.in_bulk({row.product_id for row in preview.purchases})
     rows = preview.purchases
-    new, changed = [], []
+    new: list[Purchase] = []
+    changed_count = 0
     for done, chunk in enumerate(_chunks(rows, BATCH), start=1):
-        existing = Purchase.objects.in_bulk([row.external_ref for row in chunk], field_name="external_ref")
-        for row in chunk:
-            values = {name: getattr(row, name) for name in PURCHASE_FIELDS}
-            purchase = existing.get(row.external_ref)
-            if purchase is None:
-                purchase = Purchase(external_ref=row.external_ref, customer=customers[row.customer_ref], **values)
-                purchase.product = products[row.product_id]
-                new.append(purchase)
-            else:
-                # Nullable dates cleared in the file stay as recorded: an export with a blank cell is not a decision.
-                if _changed(purchase, values):
-                    changed.append(purchase)
+        created, changed = purchases_upsert_by_ref(
+            rows=[
+                {"external_ref": row.external_ref, "customer_ref": row.customer_ref}
+                | {name: getattr(row, name) for name in PURCHASE_FIELDS}
+                for row in chunk
+            ],
+            customers=customers,
+            products=products,
+        )
+        new += created
+        changed_count += changed
         progress("purchases", min(done * BATCH, len(rows)), len(rows))
-    Purchase.objects.bulk_create(new, batch_size=BATCH)
-    Purchase.objects.bulk_update(changed, PURCHASE_FIELDS, batch_size=500)
-    return new, len(changed)
+    return new, changed_count

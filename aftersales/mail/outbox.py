@@ -10,7 +10,9 @@ Races, and why they are harmless:
 * A row can be delivered by its task, by the sweep, or by both at once. Each
   path first *claims* the row with one conditional UPDATE (pending, due, not
   leased); the database lets exactly one claimant change it, and only that
-  one sends. The loser sees 0 rows updated and returns.
+  one sends. The loser sees 0 rows updated and returns. The claim, the
+  backoff and giving up are aftersales/core/leasing.py's, shared with the
+  webhooks and the imports.
 * The claim is a lease, not a lock: a worker that dies mid-send leaves the
   row pending with ``leased_until`` in the past once the lease runs out, and
   the sweep sends it again later. That resend carries the same Message-ID,
@@ -31,7 +33,6 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -46,9 +47,6 @@ logger = logging.getLogger(__name__)
 DELIVER_TASK = "aftersales.tasks.outbox_deliver_task"
 SWEEP_TASK = "aftersales.tasks.outbox_sweep_task"
 
-# Retry n waits RETRY_BASE * 2**(n-1), capped: 1, 2, 4 … minutes, at most 6 h.
-RETRY_BASE = timedelta(minutes=1)
-RETRY_CAP = timedelta(hours=6)
 # Stop a sweep batch after this many failures in a row: the mail server is
 # probably down, and every further attempt would only burn an attempt and a
 # timeout. Unclaimed rows stay untouched for the next sweep.
@@ -192,12 +190,7 @@ def _deliver(email_id: int, connection: BaseEmailBackend | None) -> str:
     # The claim: a single conditional UPDATE. Two workers racing on the same
     # row both run it; the database serialises them and the second one's
     # WHERE no longer matches (the lease is live), so it updates 0 rows.
-    claimed = (
-        OutboxEmail.objects.deliverable(at=now)
-        .filter(pk=email_id)
-        .update(leased_until=lease_until, attempts=F("attempts") + 1)
-    )
-    if claimed != 1:
+    if not OutboxEmail.objects.claim(email_id, lease_until=lease_until, at=now):
         return SKIPPED
     return _send_claimed(OutboxEmail.objects.get(pk=email_id), connection, lease_until)
 
@@ -238,9 +231,7 @@ def _record_sent(email_id: int) -> None:
         if db_connection.vendor == "postgresql":
             with db_connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-        OutboxEmail.objects.filter(pk=email_id, sent_at__isnull=True).update(
-            sent_at=timezone.now(), failed_at=None, leased_until=None, last_error=""
-        )
+        OutboxEmail.objects.record_done(email_id)
 
 
 def _build_message(email: OutboxEmail, connection: BaseEmailBackend | None) -> EmailMultiAlternatives:
@@ -261,18 +252,20 @@ def _build_message(email: OutboxEmail, connection: BaseEmailBackend | None) -> E
 
 def _record_failure(email: OutboxEmail, exc: Exception, lease_until: datetime) -> None:
     """Schedule the next attempt with exponential backoff, or give up after the last one."""
-    now = timezone.now()
-    error = f"{type(exc).__name__}: {exc}"[:2000]
-    changes: dict[str, Any] = {"leased_until": None, "last_error": error}
-    if email.attempts >= settings.AFTERSALES["OUTBOX_MAX_ATTEMPTS"]:
-        changes["failed_at"] = now
-        logger.error("outbox: giving up on email %s after %s attempts: %s", email.pk, email.attempts, error)
-    else:
-        changes["send_after"] = now + min(RETRY_BASE * 2 ** (email.attempts - 1), RETRY_CAP)
-        logger.warning("outbox: email %s attempt %s failed: %s", email.pk, email.attempts, error)
+    error = f"{type(exc).__name__}: {exc}"
     # Only while our claim still holds: if the lease expired and another
     # worker re-claimed the row, its outcome wins over our stale one.
-    OutboxEmail.objects.filter(pk=email.pk, leased_until=lease_until, sent_at__isnull=True).update(**changes)
+    gave_up = OutboxEmail.objects.record_failure(
+        email.pk,
+        attempts=email.attempts,
+        error=error,
+        lease_until=lease_until,
+        max_attempts=settings.AFTERSALES["OUTBOX_MAX_ATTEMPTS"],
+    )
+    if gave_up:
+        logger.error("outbox: giving up on email %s after %s attempts: %s", email.pk, email.attempts, error)
+    else:
+        logger.warning("outbox: email %s attempt %s failed: %s", email.pk, email.attempts, error)
 
 
 def outbox_sweep(*, batch_size: int = 500) -> int:
@@ -329,28 +322,14 @@ def outbox_sweep(*, batch_size: int = 500) -> int:
 def _claim_batch(batch_size: int) -> tuple[list[OutboxEmail], datetime]:
     now = timezone.now()
     lease_until = _lease_until(now)
-    with transaction.atomic():
-        ids = list(
-            OutboxEmail.objects.deliverable(at=now)  # served by the partial index outbox_pending_idx
-            .select_for_update(skip_locked=True)
-            .order_by("send_after", "pk")
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        if not ids:
-            return [], lease_until
-        OutboxEmail.objects.deliverable(at=now).filter(pk__in=ids).update(
-            leased_until=lease_until, attempts=F("attempts") + 1
-        )
-        emails = list(OutboxEmail.objects.filter(pk__in=ids, leased_until=lease_until).order_by("send_after", "pk"))
+    # Served by the partial index outbox_pending_idx.
+    emails = OutboxEmail.objects.claim_batch(batch_size, lease_until=lease_until, at=now, order_by=("send_after", "pk"))
     return emails, lease_until
 
 
 def _release(emails: list[OutboxEmail], lease_until: datetime) -> None:
     """Give back claimed rows this sweep did not try to send: no attempt is counted, no lease kept."""
-    if emails:
-        OutboxEmail.objects.filter(
-            pk__in=[email.pk for email in emails], leased_until=lease_until, sent_at__isnull=True
-        ).update(leased_until=None, attempts=F("attempts") - 1)
+    OutboxEmail.objects.release([email.pk for email in emails], lease_until=lease_until)
 
 
 def _open(connection: BaseEmailBackend) -> bool:

@@ -14,13 +14,15 @@ periodic sweep, with the outbox's claim-then-act rules:
 * a failure (network error, non-2xx) schedules the next attempt with
   exponential backoff, until ``WEBHOOK_MAX_ATTEMPTS``.
 
+The claim, the backoff and giving up are aftersales/core/leasing.py's, shared
+with the outbox and the imports.
+
 Signature: ``Aftersales-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
 "<t>.<body>" with the endpoint's secret>`` — see docs/API.md for a receiver.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import ipaddress
@@ -52,8 +54,6 @@ DELIVER_TASK = "aftersales.tasks.webhook_deliver_task"
 SWEEP_TASK = "aftersales.tasks.webhook_sweep_task"
 
 SIGNATURE_HEADER = "Aftersales-Signature"
-RETRY_BASE = timedelta(minutes=1)
-RETRY_CAP = timedelta(hours=6)
 # A receiver's answer is logged, not stored whole.
 RESPONSE_EXCERPT = 500
 SENT, SKIPPED, FAILED = "sent", "skipped", "failed"
@@ -251,25 +251,24 @@ def _deliver(delivery_id: int) -> str:
     except Exception as exc:  # network errors, timeouts, refused addresses: recorded and retried
         _record_failure(delivery, f"{type(exc).__name__}: {exc}", status, lease_until)
         return FAILED
-    WebhookDelivery.objects.filter(pk=delivery_id, delivered_at__isnull=True).update(
-        delivered_at=timezone.now(), failed_at=None, leased_until=None, last_status=status, last_error=""
-    )
+    WebhookDelivery.objects.record_done(delivery_id, last_status=status)
     return SENT
 
 
-def _record_failure(delivery: WebhookDelivery, error: str, status: int | None, lease_until: dt.datetime) -> None:
-    now = timezone.now()
-    changes: dict[str, Any] = {"leased_until": None, "last_error": error[:2000], "last_status": status}
-    if delivery.attempts >= settings.AFTERSALES["WEBHOOK_MAX_ATTEMPTS"]:
-        changes["failed_at"] = now
+def _record_failure(delivery: WebhookDelivery, error: str, status: int | None, lease_until) -> None:
+    # Only while our lease holds: a worker that re-claimed the row after it expired owns the outcome.
+    gave_up = WebhookDelivery.objects.record_failure(
+        delivery.pk,
+        attempts=delivery.attempts,
+        error=error,
+        lease_until=lease_until,
+        max_attempts=settings.AFTERSALES["WEBHOOK_MAX_ATTEMPTS"],
+        last_status=status,
+    )
+    if gave_up:
         logger.error("webhooks: giving up on delivery %s after %s attempts: %s", delivery.pk, delivery.attempts, error)
     else:
-        changes["send_after"] = now + min(RETRY_BASE * 2 ** (delivery.attempts - 1), RETRY_CAP)
         logger.warning("webhooks: delivery %s attempt %s failed: %s", delivery.pk, delivery.attempts, error)
-    # Only while our lease holds: a worker that re-claimed the row after it expired owns the outcome.
-    WebhookDelivery.objects.filter(pk=delivery.pk, leased_until=lease_until, delivered_at__isnull=True).update(
-        **changes
-    )
 
 
 def webhook_sweep(*, batch_size: int = 200) -> int:

@@ -60,6 +60,7 @@ PK_OF = {
     "customers:import_detail": "import_job",
     "customers:import_commit": "import_job",
     "customers:import_progress": "import_job",
+    "customers:import_retry": "import_job",
     "customers:gdpr_export": "customer",
     "customers:gdpr_erase": "customer",
 }
@@ -89,6 +90,7 @@ ROLE_RESTRICTED = {
     "customers:import_detail",
     "customers:import_commit",
     "customers:import_progress",
+    "customers:import_retry",
     "customers:gdpr_export",
     "customers:gdpr_erase",
     "feedback:response_rates",

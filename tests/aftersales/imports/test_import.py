@@ -252,16 +252,19 @@ def _var_dir(settings, tmp_path):
 def test_a_manager_sees_the_bad_rows_fixes_them_and_imports(
     mary_client, alice, product, _var_dir, monkeypatch, django_capture_on_commit_callbacks
 ):
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)  # the check and commit tasks run in-process
     rows = [_good_row(n) for n in range(1, 21)]
     rows[6] = rows[6].replace("c7@example.com", "x@")
     rows[15] = rows[15].replace("2026-03-01", "2026-13-45")
-    response = _upload(mary_client, _csv(HEADER, *rows))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _upload(mary_client, _csv(HEADER, *rows))
     job = ImportJob.objects.get()
     assert response.url == reverse("customers:import_detail", args=[job.pk])
 
     page = mary_client.get(response.url)
     assert b"Customer ID" in page.content  # the mapping form lists the file's columns
-    mary_client.post(response.url, dict(_mapping_form(job)))
+    with django_capture_on_commit_callbacks(execute=True):
+        mary_client.post(response.url, dict(_mapping_form(job)))
     page = mary_client.get(response.url).content.decode()
 
     assert "2 problems found; nothing was saved" in page
@@ -272,11 +275,12 @@ def test_a_manager_sees_the_bad_rows_fixes_them_and_imports(
     assert Customer.objects.count() == 0  # not ready: refused
 
     fixed = [_good_row(n) for n in range(1, 21)]
-    job = ImportJob.objects.get(pk=_upload(mary_client, _csv(HEADER, *fixed)).url.split("/")[-2])
-    mary_client.post(reverse("customers:import_detail", args=[job.pk]), dict(_mapping_form(job)))
+    with django_capture_on_commit_callbacks(execute=True):
+        job = ImportJob.objects.get(pk=_upload(mary_client, _csv(HEADER, *fixed)).url.split("/")[-2])
+    with django_capture_on_commit_callbacks(execute=True):
+        mary_client.post(reverse("customers:import_detail", args=[job.pk]), dict(_mapping_form(job)))
     assert "No problems found" in mary_client.get(reverse("customers:import_detail", args=[job.pk])).content.decode()
 
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)  # the commit task runs in-process
     with django_capture_on_commit_callbacks(execute=True):
         mary_client.post(reverse("customers:import_commit", args=[job.pk]))
 
@@ -350,22 +354,26 @@ def test_the_ten_thousand_row_journey(
     mary_client, alice, product, _var_dir, monkeypatch, django_capture_on_commit_callbacks
 ):
     """Issue 7's "done when": two bad rows named before anything is saved; fixed, everything imported."""
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)  # the check and commit tasks run in-process
     rows = [_good_row(n) for n in range(1, 10_001)]
     rows[4_999] = rows[4_999].replace("1.234,50", "lots")
     rows[9_998] = rows[9_998].replace("BOILER-1", "BOILER-9")
-    job_url = _upload(mary_client, _csv(HEADER, *rows)).url
+    with django_capture_on_commit_callbacks(execute=True):
+        job_url = _upload(mary_client, _csv(HEADER, *rows)).url
     job = ImportJob.objects.get()
-    mary_client.post(job_url, dict(_mapping_form(job)))
+    with django_capture_on_commit_callbacks(execute=True):
+        mary_client.post(job_url, dict(_mapping_form(job)))
 
     job.refresh_from_db()
     assert [(error["row"], error["column"]) for error in job.errors] == [(5001, "Total"), (10000, "SKU")]
     assert Customer.objects.count() == 0
 
-    fixed = ImportJob.objects.get(
-        pk=_upload(mary_client, _csv(HEADER, *[_good_row(n) for n in range(1, 10_001)])).url.split("/")[-2]
-    )
-    mary_client.post(reverse("customers:import_detail", args=[fixed.pk]), dict(_mapping_form(fixed)))
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)  # the commit task runs in-process
+    with django_capture_on_commit_callbacks(execute=True):
+        fixed = ImportJob.objects.get(
+            pk=_upload(mary_client, _csv(HEADER, *[_good_row(n) for n in range(1, 10_001)])).url.split("/")[-2]
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        mary_client.post(reverse("customers:import_detail", args=[fixed.pk]), dict(_mapping_form(fixed)))
     with django_capture_on_commit_callbacks(execute=True):
         mary_client.post(reverse("customers:import_commit", args=[fixed.pk]))
 
