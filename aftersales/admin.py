@@ -14,6 +14,7 @@ from typing import cast
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
@@ -93,7 +94,7 @@ class OutboxEmailAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None) -> list[str]:
         # Sent or failed, the row is the record of what went out: nothing left to fix.
         if obj is not None and obj.status != "pending":
-            return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
+            return flatten_fieldsets(self.fieldsets)
         return list(self.readonly_fields)
 
     @admin.display(description=_("status"))

@@ -12,6 +12,7 @@ the extra unfiltered COUNT(*).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 from django import forms
@@ -106,8 +107,7 @@ class RiskFlagInline(admin.TabularInline):
 
     model = RiskFlag
     extra = 0
-    fields = ["reason", "detail", "raised_at", "resolved_at", "resolution", "snoozed_until"]
-    readonly_fields = fields
+    fields = readonly_fields = ("reason", "detail", "raised_at", "resolved_at", "resolution", "snoozed_until")
     show_change_link = True
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -164,6 +164,8 @@ class CustomerAdmin(admin.ModelAdmin):
     ]
     inlines = [PurchaseInline, RiskFlagInline]
     show_full_result_count = False
+    # Action names only: touchpoints/admin.py's CustomerAdmin adds "Reassign to…" to these.
+    actions: Sequence[str] = ()
 
     def get_readonly_fields(self, request, obj=None) -> list[str]:
         # The owner is chosen once; after that, "Reassign to…" hands over the customer with their check-ups.
@@ -232,7 +234,7 @@ class RiskFlagAdmin(admin.ModelAdmin):
         return [*self.readonly_fields, "customer", "reason"] if obj is not None else list(self.readonly_fields)
 
     @admin.action(description=_("Resolve the selected flags…"), permissions=["change"])
-    def resolve(self, request, queryset: QuerySet):
+    def resolve(self, request, queryset: QuerySet[RiskFlag]):
         form = action_form(request, ResolveForm)
         if not (form.is_bound and form.is_valid()):
             return action_page(self, request, queryset, form, title=_("Resolve flags"), submit=_("Resolve"))

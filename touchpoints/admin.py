@@ -136,7 +136,7 @@ class TouchPointAdmin(admin.ModelAdmin):
         return [*self.readonly_fields, *self.readonly_once_created] if obj is not None else list(self.readonly_fields)
 
     @admin.action(description=_("Cancel the selected check-ups…"), permissions=["change"])
-    def cancel(self, request, queryset: QuerySet):
+    def cancel(self, request, queryset: QuerySet[TouchPoint]):
         form = action_form(request, CancelForm)
         if not (form.is_bound and form.is_valid()):
             return action_page(self, request, queryset, form, title=_("Cancel check-ups"), submit=_("Cancel them"))
@@ -153,7 +153,7 @@ class TouchPointAdmin(admin.ModelAdmin):
         return None
 
     @admin.action(description=_("Reschedule the selected check-ups…"), permissions=["change"])
-    def reschedule(self, request, queryset: QuerySet):
+    def reschedule(self, request, queryset: QuerySet[TouchPoint]):
         form = action_form(request, RescheduleForm)
         if not (form.is_bound and form.is_valid()):
             return action_page(self, request, queryset, form, title=_("Reschedule check-ups"), submit=_("Move them"))
@@ -218,7 +218,7 @@ class CustomerAdmin(BaseCustomerAdmin):
     actions = [*BaseCustomerAdmin.actions, "reassign"]
 
     @admin.action(description=_("Reassign to…"), permissions=["change"])
-    def reassign(self, request, queryset: QuerySet):
+    def reassign(self, request, queryset: QuerySet[Customer]):
         form = action_form(request, ReassignForm)
         if not (form.is_bound and form.is_valid()):
             return action_page(self, request, queryset, form, title=_("Reassign customers"), submit=_("Reassign"))

@@ -80,6 +80,7 @@ class CheckupForm(_LaidOutForm):
         self.fields["next_step_due"].widget = _date_input(customer)
         flags = list(close_loop_flags(touchpoint)) if touchpoint is not None else []
         if flags:
+            assert touchpoint is not None  # flags come from the touch point only
             # Ticked by default: reaching the customer is what settles them; the rep unticks what is not settled.
             self.fields["resolve_flags"] = LoopFlagsField(
                 queryset=close_loop_flags(touchpoint),

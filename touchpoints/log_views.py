@@ -12,7 +12,7 @@ or all for a manager): another rep's touch point answers 404 and nothing changes
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -141,7 +141,7 @@ def _resolved(touchpoint: TouchPoint, ticked: list[RiskFlag]) -> list[RiskFlag]:
     return list(RiskFlag.objects.resolved().filter(pk__in=[flag.pk for flag in ticked]).order_by("raised_at", "pk"))
 
 
-def _result_message(touchpoint: TouchPoint, resolved: list[RiskFlag] = ()) -> str:
+def _result_message(touchpoint: TouchPoint, resolved: Sequence[RiskFlag] = ()) -> str:
     name = touchpoint.customer.name
     if touchpoint.status == Status.DONE:
         outcome = touchpoint.get_outcome_display().lower()

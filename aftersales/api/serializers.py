@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from aftersales.api.filters import MAX_ID
+from aftersales.core.roles import Actor
 from aftersales.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 from customers.models import Customer, Product, Purchase, RiskFlag
 from customers.services import RESOLUTION_MAX_LENGTH
@@ -155,7 +156,7 @@ class SurveyAnswerSerializer(serializers.ModelSerializer):
 
 
 class RiskFlagSerializer(serializers.ModelSerializer):
-    resolved_by = serializers.SlugRelatedField(
+    resolved_by: serializers.SlugRelatedField[Actor] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, help_text="Who resolved the flag (username); null while it is open."
     )
 

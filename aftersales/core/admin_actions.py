@@ -10,6 +10,7 @@ filters (``select_across`` included), plus ``apply``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -21,12 +22,17 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 APPLY = "apply"
 # The intermediate page lists at most this many of the selected rows by name.
 LISTED = 20
 
+M = TypeVar("M", bound=Model)
 
-def action_form(request: HttpRequest, form_class: type[forms.Form], **kwargs) -> forms.Form:
+
+def action_form(request: HttpRequest, form_class: type[forms.Form], **kwargs: Any) -> forms.Form:
     """The action's form, bound when its page was submitted (``apply``), else empty."""
     if APPLY in request.POST:
         return form_class(request.POST, **kwargs)
@@ -34,13 +40,13 @@ def action_form(request: HttpRequest, form_class: type[forms.Form], **kwargs) ->
 
 
 def action_page(
-    model_admin: admin.ModelAdmin,
+    model_admin: admin.ModelAdmin[Any],
     request: HttpRequest,
-    queryset: QuerySet,
+    queryset: QuerySet[Model],
     form: forms.Form,
     *,
-    title: str,
-    submit: str,
+    title: StrOrPromise,
+    submit: StrOrPromise,
 ) -> TemplateResponse:
     """The intermediate page: what was selected, the form, and a button that applies the action."""
     opts = model_admin.model._meta
@@ -70,10 +76,10 @@ def error_text(exc: ValidationError | PermissionDenied) -> str:
 
 
 def apply_each(
-    model_admin: admin.ModelAdmin,
+    model_admin: admin.ModelAdmin[Any],
     request: HttpRequest,
-    objects: Iterable[Model],
-    service: Callable[[Model], object],
+    objects: Iterable[M],
+    service: Callable[[M], object],
     *,
     done: Callable[[int], str],
 ) -> None:

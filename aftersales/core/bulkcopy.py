@@ -27,6 +27,7 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection, models
 from django.utils import timezone
@@ -39,7 +40,7 @@ COPY_BUFFER = 1 << 20  # bytes psycopg2 reads from the file object at a time
 # --- COPY, on either driver -------------------------------------------------------------------
 
 
-def copy_driver(raw_connection) -> str:
+def copy_driver(raw_connection: object) -> str:
     """The name of the driver a DB-API connection comes from: ``psycopg2`` or ``psycopg`` (3)."""
     return type(raw_connection).__module__.partition(".")[0]
 
@@ -50,8 +51,9 @@ def copy_from_stdin(sql: str, data: str) -> None:
         copy_into(cursor.cursor, sql, data)
 
 
-def copy_into(raw_cursor, sql: str, data: str) -> None:
+def copy_into(raw_cursor: Any, sql: str, data: str) -> None:
     """``copy_from_stdin`` on a driver's own cursor; the driver is told by the module of its connection."""
+    # Any: a DB-API cursor of psycopg2 or psycopg 3 (or another driver's, refused below).
     driver = copy_driver(raw_cursor.connection)
     if driver == "psycopg2":
         raw_cursor.copy_expert(sql, io.StringIO(data), size=COPY_BUFFER)
@@ -65,7 +67,7 @@ def copy_into(raw_cursor, sql: str, data: str) -> None:
 # --- Tuples in column order ------------------------------------------------------------------
 
 
-def render_csv(rows: Iterable[tuple]) -> str:
+def render_csv(rows: Iterable[tuple[Any, ...]]) -> str:
     """Rows as COPY's CSV: booleans, dates and naive UTC datetimes print as PostgreSQL reads them.
 
     An empty string and None both print as an empty field, which COPY reads as
@@ -77,7 +79,7 @@ def render_csv(rows: Iterable[tuple]) -> str:
 
 
 def write_rows(
-    *, table: str, columns: Sequence[str], rows: Sequence[tuple] | str, not_null: Sequence[str] = ()
+    *, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]] | str, not_null: Sequence[str] = ()
 ) -> None:
     """Insert ``rows`` (tuples in ``columns`` order; on PostgreSQL also ``render_csv``'s text) into ``table``.
 
@@ -93,11 +95,13 @@ def write_rows(
             options += f", FORCE_NOT_NULL ({', '.join(quote(column) for column in not_null)})"
         names = ", ".join(quote(column) for column in columns)
         copy_from_stdin(f"COPY {quote(table)} ({names}) FROM STDIN WITH ({options})", _as_csv(rows))
+    elif isinstance(rows, str):
+        raise TypeError("CSV text is input for PostgreSQL's COPY; elsewhere pass the rows as tuples.")
     else:
         insert_rows(table=table, columns=columns, rows=rows)
 
 
-def insert_rows(*, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+def insert_rows(*, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
     """The fallback where there is no COPY (SQLite): one prepared INSERT, executed for a batch of rows at a time."""
     quote = connection.ops.quote_name
     names = ", ".join(quote(column) for column in columns)
@@ -108,14 +112,14 @@ def insert_rows(*, table: str, columns: Sequence[str], rows: Sequence[tuple]) ->
             cursor.executemany(sql, rows[start : start + CHUNK])
 
 
-def _as_csv(rows: Sequence[tuple] | str) -> str:
+def _as_csv(rows: Sequence[tuple[Any, ...]] | str) -> str:
     return rows if isinstance(rows, str) else render_csv(rows)
 
 
 # --- Dicts of one model ------------------------------------------------------------------------
 
 
-def bulk_insert(model: type[models.Model], rows: Sequence[dict]) -> int:
+def bulk_insert(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> int:
     """Insert ``rows`` (dicts of attname → value) into ``model``'s table; return how many."""
     if not rows:
         return 0
@@ -129,19 +133,19 @@ def bulk_insert(model: type[models.Model], rows: Sequence[dict]) -> int:
             tuple(field.get_db_prep_save(row.get(field.attname, default), connection) for field, default in fields)
             for row in rows
         ]
-        insert_rows(table=table, columns=[field.column for field, _ in fields], rows=prepared)
+        insert_rows(table=table, columns=[_column(field) for field, _ in fields], rows=prepared)
         return len(rows)
     quote = connection.ops.quote_name
-    names = ", ".join(quote(field.column) for field, _ in fields)
+    names = ", ".join(quote(_column(field)) for field, _ in fields)
     sql = f"COPY {quote(table)} ({names}) FROM STDIN"
     for start in range(0, len(rows), CHUNK):
         copy_from_stdin(sql, "".join(_line(row, fields) for row in rows[start : start + CHUNK]))
     return len(rows)
 
 
-def _defaults(model: type[models.Model], now: dt.datetime) -> list[tuple[models.Field, object]]:
+def _defaults(model: type[models.Model], now: dt.datetime) -> list[tuple[models.Field[Any, Any], object]]:
     """(field, default) for every concrete field except the auto primary key."""
-    fields = []
+    fields: list[tuple[models.Field[Any, Any], object]] = []
     for field in model._meta.concrete_fields:
         if field.primary_key and isinstance(field, models.AutoField | models.BigAutoField):
             continue
@@ -153,7 +157,13 @@ def _defaults(model: type[models.Model], now: dt.datetime) -> list[tuple[models.
     return fields
 
 
-def _line(row: dict, fields: Iterable[tuple[models.Field, object]]) -> str:
+def _column(field: models.Field[Any, Any]) -> str:
+    """The column of a concrete field, the only kind ``_defaults`` lists."""
+    assert field.column is not None  # Django's ``concrete`` is ``column is not None``
+    return field.column
+
+
+def _line(row: dict[str, Any], fields: Iterable[tuple[models.Field[Any, Any], object]]) -> str:
     return "\t".join(_text(row.get(field.attname, default)) for field, default in fields) + "\n"
 
 

@@ -27,7 +27,9 @@ from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connec
 try:
     import psycopg2
 except ImportError:  # pragma: no cover — SQLite-only installs; nothing is retried there
-    psycopg2 = None
+    HAVE_PSYCOPG2 = False
+else:
+    HAVE_PSYCOPG2 = True
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,7 +37,7 @@ T = TypeVar("T")
 # What a lost connection raises: Django wraps the driver's errors (the driver's is their
 # ``__cause__``); a raw DB-API connection's are the driver's own.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
-if psycopg2 is not None:
+if HAVE_PSYCOPG2:
     CONNECTION_ERRORS += (psycopg2.OperationalError, psycopg2.InterfaceError)
 # PostgreSQL's own word that it is closing this session: admin_shutdown (pg_terminate_backend,
 # a fast shutdown), crash_shutdown, cannot_connect_now (starting up or shutting down); class 08
@@ -46,7 +48,7 @@ _LOST_SQLSTATES = {"57P01", "57P02", "57P03"}
 def connection_lost(error: BaseException) -> bool:
     """Whether ``error`` means the PostgreSQL connection is gone (not that the statement failed on a live one)."""
     cause = error.__cause__ if isinstance(error, (OperationalError, InterfaceError)) else error
-    if psycopg2 is None or not isinstance(cause, psycopg2.Error):
+    if not HAVE_PSYCOPG2 or not isinstance(cause, psycopg2.Error):
         return False  # SQLite's "database is locked" is an OperationalError too, and no lost connection
     if isinstance(cause, psycopg2.InterfaceError):  # "connection already closed"
         return True

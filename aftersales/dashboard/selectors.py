@@ -182,11 +182,12 @@ def checkups_by_rep(now: dt.datetime, *, days: int = CHECKUP_WINDOW_DAYS) -> lis
     One query grouped by assignee, names included.
     """
     since = now - dt.timedelta(days=days)
+    counts = completion_counts(since, now)  # named here, so that the rows' type has the keys
     rows = (
         TouchPoint.objects.filter(completion_window_q(since, now) | overdue_q(now))
         .order_by()
         .values("assignee", "assignee__first_name", "assignee__last_name", "assignee__username")
-        .annotate(**completion_counts(since, now), overdue=Count("pk", filter=overdue_q(now)))
+        .annotate(due=counts["due"], done=counts["done"], overdue=Count("pk", filter=overdue_q(now)))
     )
     result = []
     for row in rows:

@@ -9,18 +9,70 @@ call-back and its flags (feedback/loops.py)."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from aftersales.demo import risk, rules, texts
 from aftersales.demo.clock import HOUR, MINUTE
-from aftersales.demo.state import DONE, CustomerState
+from aftersales.demo.state import DONE, CustomerState, Rows
 from feedback.scores import is_detractor, is_low_csat
+
+if TYPE_CHECKING:
+    from aftersales.demo.catalogue import Catalogue
+
+
+class StoryTeller(Protocol):
+    """What ``SurveyStory`` uses of the ``Generator`` it is mixed into (set in generator.py, or its LocalCalendar)."""
+
+    rng: rules.FastRandom
+    now: datetime
+    today: int
+    rows: Rows
+    catalogue: Catalogue
+    take_id: dict[str, Callable[[], int]]
+    survey_delay: timedelta
+    survey_expires: timedelta
+    survey_throttle: timedelta
+    remind_after: timedelta
+    loop_columns: bool
+
+    def midnight(self, tz: str, day: int) -> datetime: ...
+
+    def workday(self, day: int) -> int: ...
+
+    def touchpoint(
+        self,
+        state: CustomerState,
+        day: int,
+        created: str,
+        *,
+        purchase: int | None = None,
+        step: int | None = None,
+        kind: str,
+        channel: str,
+        objective: str,
+        survey_follows: bool = False,
+        follows: int | None = None,
+        inbound_at: datetime | None = None,
+    ) -> tuple[int, str, datetime | None, int | None]: ...
+
+    def close_the_loop(
+        self,
+        state: CustomerState,
+        responded: datetime,
+        nps: int,
+        csat: int | None,
+        tp_id: int | None,
+        reasons: list[str],
+        iid: int,
+    ) -> tuple[int, datetime | None]: ...
 
 
 class SurveyStory:
     """Mixed into ``Generator``: its attributes (``rng``, ``now``, ``rows``, the survey timings) are set there."""
 
-    def surveys(self, state: CustomerState, first_day: int) -> None:
+    def surveys(self: StoryTeller, state: CustomerState, first_day: int) -> None:
         """Invitations (after check-ups and every two months), at most one per 30 days; answers; call-backs."""
         rng, now, rows = self.rng, self.now, self.rows
         cid, tz, language = state.cid, state.tz, state.language
@@ -31,6 +83,8 @@ class SurveyStory:
         state.survey_moments.sort(key=lambda m: m[0])
         last_sent = datetime.min
         comments = texts.COMMENTS[language]
+        csat: int | None  # asked after a check-up only
+        loop: tuple[int | None, str | None, str | None]
         for send_at, tp_id in state.survey_moments:
             if send_at - last_sent < self.survey_throttle:
                 continue
@@ -77,7 +131,7 @@ class SurveyStory:
             rows.responses.append(row + loop if self.loop_columns else row)
 
     def close_the_loop(
-        self,
+        self: StoryTeller,
         state: CustomerState,
         responded: datetime,
         nps: int,

@@ -28,10 +28,11 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Min, Q, Window
+from django.db.models import Count, F, Min, Model, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -57,6 +58,16 @@ NEVER_GREEN_CAP = HEALTH_BAND_RANGES[HealthBand.YELLOW][1]
 # Missed check-ups count against the score for this long.
 MISSED_LOOKBACK = dt.timedelta(days=180)
 
+# A customer due for a score, as read for a batch: (id, due time read, last contact, quiet date).
+DueRow = tuple[int, dt.datetime | None, dt.datetime | None, dt.datetime | None]
+
+
+class HealthMove(TypedDict):
+    """One line of a score's explanation (``Customer.health_explanation``): what moved it, by how much."""
+
+    points: int
+    reason: str
+
 
 @dataclass
 class Signals:
@@ -77,11 +88,13 @@ class Signals:
     renewal_date: dt.date | None = None  # the next renewal, today or later
 
 
-def health_score(signals: Signals, *, now: dt.datetime, weights: dict[str, int] | None = None) -> tuple[int, list]:
+def health_score(
+    signals: Signals, *, now: dt.datetime, weights: dict[str, int] | None = None
+) -> tuple[int, list[HealthMove]]:
     """(score, explanation): the base moved by each signal, clamped to 0–100; every move listed with its reason."""
     # Pure (no query): the recompute passes the manager's weights, read once per run (health_weights).
     w = {**settings.AFTERSALES["HEALTH_WEIGHTS"], **(weights or {})}
-    moves: list[dict] = []
+    moves: list[HealthMove] = []
 
     def move(key: str, reason: str, times: int = 1, cap: str | None = None) -> None:
         points = w[key] * times
@@ -204,7 +217,7 @@ def health_current(customers: Iterable[Customer], *, now: dt.datetime | None = N
         customer.health_score, customer.health_explanation = health_score(found, now=now, weights=weights)
 
 
-def _due_rows(customers, now: dt.datetime):
+def _due_rows(customers: QuerySet[Customer], now: dt.datetime) -> QuerySet[Customer, DueRow]:
     return (
         customers.filter(health_due_at__lte=now)
         .order_by("pk")
@@ -212,7 +225,7 @@ def _due_rows(customers, now: dt.datetime):
     )
 
 
-def _recompute_rows(rows: list[tuple], *, now: dt.datetime, weights: dict[str, int]) -> int:
+def _recompute_rows(rows: list[DueRow], *, now: dt.datetime, weights: dict[str, int]) -> int:
     """Score the rows (id, due time read, contact clock) and write each result if its due time still holds."""
     signals = customer_signals([row[0] for row in rows], now=now)
     with transaction.atomic():
@@ -271,18 +284,18 @@ def customer_signals(ids: list[int], *, now: dt.datetime) -> dict[int, Signals]:
     for customer_id, csat in _latest(answers.filter(csat__isnull=False), "submitted_at", 1, "csat"):
         signals[customer_id].csat = csat
     unresolved = RiskFlag.objects.open().filter(customer_id__in=ids, reason__in=NEVER_GREEN_WITH)
-    for row in unresolved.values("customer_id", "reason").annotate(n=Count("pk")):
-        found = signals[row["customer_id"]]
-        found.open_unresolved.append(row["reason"])
-        if row["reason"] == FlagReason.PROBLEM_REPORTED:
-            found.open_problems = row["n"]
+    for flag_row in unresolved.values("customer_id", "reason").annotate(n=Count("pk")):
+        found = signals[flag_row["customer_id"]]
+        found.open_unresolved.append(flag_row["reason"])
+        if flag_row["reason"] == FlagReason.PROBLEM_REPORTED:
+            found.open_problems = flag_row["n"]
     renewals = Purchase.objects.filter(customer_id__in=ids, renewal_date__gte=now.date())
     for renewal_row in renewals.values("customer_id").annotate(next_renewal=Min("renewal_date")):
         signals[renewal_row["customer_id"]].renewal_date = renewal_row["next_renewal"]
     return signals
 
 
-def _latest(queryset, order_field: str, count: int, value: str) -> list[tuple[int, int]]:
+def _latest(queryset: QuerySet[Model], order_field: str, count: int, value: str) -> list[tuple[int, int]]:
     """(customer_id, value) of each customer's ``count`` newest rows, newest first (a window function)."""
     rank = Window(RowNumber(), partition_by=[F("customer_id")], order_by=[F(order_field).desc(), F("pk").desc()])
     ranked = queryset.annotate(rank=rank).filter(rank__lte=count)

@@ -26,7 +26,7 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from aftersales.api.models import IdempotentRequest
@@ -79,7 +79,7 @@ def retention_prune(*, batch_size: int = BATCH_SIZE, max_batches: int = MAX_BATC
     return pruned
 
 
-def prunable_rows(*, now: dt.datetime) -> dict[str, QuerySet]:
+def prunable_rows(*, now: dt.datetime) -> dict[str, QuerySet[Model]]:
     """The rows past their keeping time, per kind, each ordered along the index that serves it."""
     keep = settings.AFTERSALES
     mail_cutoff = now - dt.timedelta(days=keep["OUTBOX_KEEP_DAYS"])
@@ -95,7 +95,7 @@ def prunable_rows(*, now: dt.datetime) -> dict[str, QuerySet]:
     }
 
 
-def _delete_in_batches(queryset: QuerySet, *, batch_size: int, max_batches: int) -> int:
+def _delete_in_batches(queryset: QuerySet[Model], *, batch_size: int, max_batches: int) -> int:
     """Delete the rows of ``queryset`` (ordered along its index) by primary key, ``batch_size`` at a time."""
     deleted = 0
     for _ in range(max_batches):
@@ -137,7 +137,7 @@ def _prune_import_files(*, now: dt.datetime, days: int, limit: int) -> int:
     return removed + _prune_orphan_files(folder, cutoff=cutoff, limit=limit)
 
 
-def import_jobs_due(*, cutoff: dt.datetime) -> QuerySet:
+def import_jobs_due(*, cutoff: dt.datetime) -> QuerySet[ImportJob]:
     """Jobs whose upload is still on disk and that finished, or were started and left, before ``cutoff``."""
     return (
         ImportJob.objects.exclude(path="")  # importjob_prune_idx

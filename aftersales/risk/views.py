@@ -180,7 +180,7 @@ def riskflag_snooze_view(request: AuthenticatedRequest, flag_pk: int) -> HttpRes
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def riskflag_resolve_view(request: HttpRequest, flag_pk: int) -> HttpResponse:
+def riskflag_resolve_view(request: AuthenticatedRequest, flag_pk: int) -> HttpResponse:
     """Resolve one flag of a customer the user may see (another rep's flag: 404) with a short note.
 
     Saved, the customer's health is recomputed at once (the service marked it

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from aftersales.core.roles import Actor
 from customers.models import Customer, RiskFlag
 
 
-def customer_anonymise(*, customer: Customer, by, name: str, now: dt.datetime) -> None:
+def customer_anonymise(*, customer: Customer, by: Actor | None, name: str, now: dt.datetime) -> None:
     """Call inside ``customer_erase``'s transaction, the customer row locked: the row stays, the person goes."""
     RiskFlag.objects.filter(customer=customer, resolved_at__isnull=True).update(
         resolved_at=now, resolved_by=by, resolution="Customer erased."

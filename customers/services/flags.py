@@ -203,7 +203,7 @@ def riskflag_snooze(*, flag: RiskFlag, until: dt.datetime, reason: str, by: Acto
 
 
 @transaction.atomic
-def riskflag_resolve(*, flag: RiskFlag, by, resolution: str) -> RiskFlag:
+def riskflag_resolve(*, flag: RiskFlag, by: Actor, resolution: str) -> RiskFlag:
     """Close an open flag with a short note of how it was settled; the customer leaves the at-risk lists.
 
     Who may: the customer's rep, or a manager (``Customer.objects.owned_by``).
@@ -215,7 +215,7 @@ def riskflag_resolve(*, flag: RiskFlag, by, resolution: str) -> RiskFlag:
 
 
 @transaction.atomic
-def riskflags_resolve_many(*, flags: Iterable[RiskFlag], by, resolution: str) -> list[RiskFlag]:
+def riskflags_resolve_many(*, flags: Iterable[RiskFlag], by: Actor, resolution: str) -> list[RiskFlag]:
     """``riskflag_resolve`` for several flags with one note (a close-the-loop call settles all its flags).
 
     All or nothing. The rows are locked in primary-key order (two callers

@@ -10,12 +10,12 @@ from django.utils import timezone
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_record_many
-from aftersales.core.roles import is_manager, is_rep
+from aftersales.core.roles import Actor, is_manager, is_rep
 from customers.models import Customer
 
 
 @transaction.atomic
-def customers_owner_set(*, customer_ids: Iterable[int], to_rep, by) -> list[int]:
+def customers_owner_set(*, customer_ids: Iterable[int], to_rep: Actor, by: Actor) -> list[int]:
     """Make ``to_rep`` the owner of the customers; the ids whose owner changed (managers only, audited).
 
     The customers are locked in primary-key order first, so two reassignments

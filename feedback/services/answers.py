@@ -33,7 +33,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from aftersales.core.fields import field_max_length
-from customers.models import FlagReason, quiet_after
+from customers.models import Customer, FlagReason, quiet_after
 from customers.services import customer_contact_move
 from feedback.models import BuyAgain, SurveyInvitation, SurveyResponse, hash_token
 from feedback.scores import is_detractor, is_low_csat, is_promoter
@@ -288,6 +288,6 @@ def review_url(response: SurveyResponse) -> str:
     return url if url and is_promoter(response.nps) else ""
 
 
-def answers_erase_customer(*, customer) -> None:
+def answers_erase_customer(*, customer: Customer) -> None:
     """Erasure (GDPR): comments go; a low answer whose loop the worker has not opened yet opens nothing now."""
     SurveyResponse.objects.filter(customer=customer).update(comment="", loop_pending="", loop_pending_at=None)

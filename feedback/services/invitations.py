@@ -238,7 +238,7 @@ def invitations_remind(*, batch_size: int = BATCH_SIZE) -> int:
     )
 
 
-def invitations_erase_customer(*, customer, now: dt.datetime) -> None:
+def invitations_erase_customer(*, customer: Customer, now: dt.datetime) -> None:
     """Erasure (GDPR): no invitation link of theirs opens anything; planned ones go, the rest expire."""
     SurveyInvitation.objects.filter(customer=customer, sent_at__isnull=True).delete()
     SurveyInvitation.objects.filter(

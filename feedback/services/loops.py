@@ -203,7 +203,7 @@ def _settle(batch: list[SurveyResponse], opened: list[SurveyResponse]) -> None:
     """One UPDATE: the batch's loops are no longer pending; the ``opened`` ones have their call-back."""
     for response in batch:
         response.loop_pending, response.loop_pending_at = "", None
-    changes = {"loop_pending": "", "loop_pending_at": None}
+    changes: dict[str, str | Case | None] = {"loop_pending": "", "loop_pending_at": None}
     if opened:
         changes["followup"] = Case(
             *(When(pk=response.pk, then=response.followup_id) for response in opened),
