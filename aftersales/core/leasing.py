@@ -48,7 +48,8 @@ ERROR_LENGTH = 2000
 
 def backoff(attempts: int, *, base: timedelta = RETRY_BASE, cap: timedelta = RETRY_CAP) -> timedelta:
     """How long to wait after failed attempt number ``attempts`` (1 for the first): doubling, capped."""
-    return min(base * 2 ** max(attempts - 1, 0), cap)
+    wait: timedelta = base * 2 ** max(attempts - 1, 0)
+    return min(wait, cap)
 
 
 class LeaseLost(Exception):
@@ -108,7 +109,9 @@ class LeasedQuerySet(models.QuerySet[_M]):
         rows = self.deliverable(at=at).filter(pk=pk)
         return rows.update(leased_until=lease_until, attempts=F("attempts") + 1, **changes) == 1
 
-    def claim_batch(self, limit: int, *, lease_until: datetime, at: datetime, order_by: tuple[str, ...] = ("pk",)):
+    def claim_batch(
+        self, limit: int, *, lease_until: datetime, at: datetime, order_by: tuple[str, ...] = ("pk",)
+    ) -> list[_M]:
         """Lease up to ``limit`` deliverable rows at once; return them (as model instances), in ``order_by``.
 
         Their ids are read ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; on SQLite
@@ -180,7 +183,7 @@ class LeasedQuerySet(models.QuerySet[_M]):
         if attempts >= max_attempts:
             self.give_up(pk, lease_until=lease_until, error=error, **changes)
             return True
-        retry = {"leased_until": None, "last_error": error[:ERROR_LENGTH]}
+        retry: dict[str, Any] = {"leased_until": None, "last_error": error[:ERROR_LENGTH]}
         if self.due_field:
             retry[self.due_field] = timezone.now() + backoff(attempts)
         self.held(pk, lease_until).update(**retry, **changes)
@@ -197,7 +200,7 @@ class Lease:
     lease: pass it as ``lease_until`` when recording the outcome.
     """
 
-    def __init__(self, rows: LeasedQuerySet, pk: int, *, until: datetime, seconds: float) -> None:
+    def __init__(self, rows: LeasedQuerySet[Any], pk: int, *, until: datetime, seconds: float) -> None:
         self.rows, self.pk, self.until, self.seconds = rows, pk, until, seconds
         self._renewed = time.monotonic()
         connection = connections[rows.db]
@@ -229,13 +232,15 @@ class Lease:
         self.until, self._renewed = until, time.monotonic()
 
 
-def _update_elsewhere(rows: models.QuerySet, **values: Any) -> int:
+def _update_elsewhere(rows: models.QuerySet[Any], **values: Any) -> int:
     """``rows.update(**values)`` on a new connection to the same database, committed at once."""
     connection = connections.create_connection(rows.db)
     try:
         query = rows.query.chain(UpdateQuery)
+        assert isinstance(query, UpdateQuery)  # chain(klass) returns a klass
         query.add_update_values(values)
         query.clear_select_clause()
-        return query.get_compiler(connection=connection).execute_sql(ROW_COUNT)
+        count: int = query.get_compiler(connection=connection).execute_sql(ROW_COUNT)
+        return count
     finally:
         connection.close()

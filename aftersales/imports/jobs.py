@@ -218,7 +218,7 @@ def import_job_check(*, job_id: int) -> ImportJob | None:
     lease = _claim(job_id, CHECK_STEP)
     job = ImportJob.objects.filter(pk=job_id).first()
     if lease is None or job is None:
-        if _recover(job):  # a redelivered task whose job's worker died after its last attempt
+        if job is not None and _recover(job):  # a redelivered task whose job's worker died after its last attempt
             job.refresh_from_db()
         return job
     with translation.override(job.language or settings.LANGUAGE_CODE):
@@ -268,7 +268,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     lease = _claim(job_id, COMMIT_STEP)
     job = ImportJob.objects.filter(pk=job_id).first()
     if lease is None or job is None:
-        if _recover(job):  # a redelivered task whose job's worker died after its last attempt
+        if job is not None and _recover(job):  # a redelivered task whose job's worker died after its last attempt
             job.refresh_from_db()
         return job
     with translation.override(job.language or settings.LANGUAGE_CODE):

@@ -121,4 +121,4 @@ def import_progress(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def _progress(job: ImportJob) -> dict:
     """How far the worker got, for customers/import/_progress.html."""
     progress = progress_get(job.pk) or {}
-    return {"progress": progress, "stage": STAGES.get(progress.get("stage"), gettext_lazy("starting"))}
+    return {"progress": progress, "stage": STAGES.get(str(progress.get("stage")), gettext_lazy("starting"))}

@@ -33,7 +33,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -255,7 +255,7 @@ def _deliver(delivery_id: int) -> str:
     return SENT
 
 
-def _record_failure(delivery: WebhookDelivery, error: str, status: int | None, lease_until) -> None:
+def _record_failure(delivery: WebhookDelivery, error: str, status: int | None, lease_until: datetime) -> None:
     # Only while our lease holds: a worker that re-claimed the row after it expired owns the outcome.
     gave_up = WebhookDelivery.objects.record_failure(
         delivery.pk,
