@@ -70,7 +70,13 @@ def _save_customers(preview: Preview, owner_id: int, progress: Progress) -> tupl
     new, changed = [], []
     for done, chunk in enumerate(_chunks(rows, BATCH), start=1):
         existing = Customer.objects.in_bulk([row.external_ref for row in chunk], field_name="external_ref")
+        # A reference of a customer merged into another: its sales go to that other one, whose details stay.
+        survivors = Customer.objects.in_bulk({c.merged_into_id for c in existing.values() if c.merged_into_id})
         for row in chunk:
+            known = existing.get(row.external_ref)
+            if known is not None and known.merged_into_id is not None:
+                by_ref[row.external_ref] = survivors[known.merged_into_id]
+                continue
             values = {
                 "name": row.name,
                 "company": row.company,

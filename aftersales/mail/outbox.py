@@ -172,6 +172,15 @@ def outbox_erase_customer(*, customer_id: int, address: str) -> None:
         MailboxMessage.objects.filter(to__icontains=address).delete()
 
 
+def outbox_move_customer(*, from_customer, to_customer) -> int:
+    """A merge (aftersales/customer_pages/merge.py): the duplicate's mail, sent or pending, is the survivor's.
+
+    Pending rows go out as written, to the address they were written to: the
+    customer was told something, and a merge does not change what.
+    """
+    return OutboxEmail.objects.filter(customer_id=from_customer.pk).update(customer_id=to_customer.pk)
+
+
 def outbox_deliver(*, email_id: int, connection: BaseEmailBackend | None = None) -> bool:
     """Claim one email, send it, record the outcome. True when this call sent it.
 

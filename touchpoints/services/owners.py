@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from customers.services import customers_owner_set
+from customers.services import customer_update, customers_owner_set
 from touchpoints.models import Status, TouchPoint
 
 
@@ -23,3 +23,14 @@ def customers_reassign(*, customer_ids: Iterable[int], to_rep, by) -> int:
     if moving:
         TouchPoint.objects.filter(customer_id__in=moving, status=Status.SCHEDULED).update(assignee=to_rep)
     return len(moving)
+
+
+@transaction.atomic
+def customer_edit(*, customer, by, **changes):
+    """``customer_update`` for the pages and the API: when a manager gives the customer to another rep,
+    their scheduled check-ups follow, as with ``customers_reassign``; returns the customer as saved."""
+    old_owner_id = customer.owner_id
+    customer = customer_update(customer=customer, by=by, **changes)
+    if customer.owner_id != old_owner_id:
+        TouchPoint.objects.filter(customer=customer, status=Status.SCHEDULED).update(assignee_id=customer.owner_id)
+    return customer
