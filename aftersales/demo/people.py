@@ -108,7 +108,7 @@ class LocalePool:
         n = rng.randrange(10_000_000)
         if self.language == "en":  # +1 (area) xxx-xxxx
             area = rng.choice(_US_AREA_CODES.get(tz, (212,)))
-            return f"+1{area}{n // 10_000 % 1000:03d}{n % 10_000:04d}"
+            return f"+1{area}{200 + n // 10_000 % 800}{n % 10_000:04d}"  # exchanges start at 2
         digits = f"{n:07d}"
         if self.language == "es":  # mobile: +34 6xx xxx xxx
             return f"+346{digits}{n % 10}"
