@@ -8,6 +8,8 @@ from functools import cache
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from aftersales.core.roles import MANAGERS, REPS
@@ -19,6 +21,21 @@ from customers.phones import EXAMPLE, default_region, phone_display, phone_norma
 def timezone_choices() -> list[tuple[str, str]]:
     """Every IANA zone, by name (a select of ~600: the browser's type-ahead finds "Europe/Madrid")."""
     return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class LongSelect(forms.Select):
+    """A select of hundreds of options (the time zones) rendered in one pass: Django's template per
+    option costs ~18 ms for 600 of them, a third of the form's page."""
+
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            ((key, " selected" if str(key) == str(value) else "", label) for key, label in self.choices),
+        )
+        return format_html(
+            '<select name="{}"{}>{}</select>', name, flatatt(self.build_attrs(self.attrs, attrs)), options
+        )
 
 
 class OwnerField(forms.ModelChoiceField):
@@ -53,7 +70,9 @@ class CustomerForm(forms.Form):
         label=_("Language"), choices=Language.choices, help_text=_("The customer's mail and pages are in it.")
     )
     timezone = forms.ChoiceField(
-        label=_("Time zone"), help_text=_("Check-ups are scheduled at 10:00 in the customer's time zone.")
+        label=_("Time zone"),
+        help_text=_("Check-ups are scheduled at 10:00 in the customer's time zone."),
+        widget=LongSelect,
     )
     owner = OwnerField(label=_("Rep"), queryset=get_user_model().objects.none(), empty_label=None)
     create_anyway = forms.BooleanField(label=_("Create anyway: this is a different customer"), required=False)
