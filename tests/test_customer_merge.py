@@ -8,6 +8,8 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from aftersales.audit.models import AuditAction, AuditEvent
@@ -111,6 +113,31 @@ def test_every_kind_of_row_moves_to_the_survivor(ana, duplicate, alice, mary):
         Status.SCHEDULED: "alice",
         Status.DONE: "bob",
     }
+
+
+def _history(customer, count: int) -> None:
+    for n in range(count):
+        PurchaseFactory(customer=customer)
+        TouchPointFactory(customer=customer, due_at=NOW + n * DAY)
+        SurveyResponseFactory(invitation__customer=customer)
+        RiskFlagFactory(customer=customer, reason="gone_quiet", raised_at=NOW - 9 * DAY, resolved_at=NOW - 8 * DAY)
+        OutboxEmailFactory(customer=customer)
+        HealthSnapshot.objects.create(customer=customer, score=50, taken_on=NOW.date() - n * DAY)
+
+
+def test_a_merge_costs_the_same_queries_however_much_moves(mary, alice):
+    def merge_queries(count: int) -> int:
+        survivor, duplicate = CustomerFactory(owner=alice), CustomerFactory(owner=alice)
+        RiskFlagFactory(customer=survivor, reason="detractor")
+        RiskFlagFactory(customer=duplicate, reason="detractor")
+        _history(duplicate, count)
+        manager = type(mary).objects.get(pk=mary.pk)  # roles are cached on the user object: start afresh
+        with CaptureQueriesContext(connection) as queries:
+            customers_merge(survivor=survivor, merged=duplicate, by=manager)
+        assert survivor.purchases.count() == count
+        return len(queries.captured_queries)
+
+    assert merge_queries(2) == merge_queries(30)
 
 
 def test_one_open_flag_per_reason_stays_with_both_details(ana, duplicate, mary):
