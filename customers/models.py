@@ -171,7 +171,8 @@ class Customer(models.Model):
     # there, its page redirects there, and it is in no list or search; the row stays for the audit trail.
     merged_into = models.ForeignKey(
         "self",
-        on_delete=models.PROTECT,
+        # It holds nothing of its own any more: it goes with the customer it became part of.
+        on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="merged_from",

@@ -346,3 +346,13 @@ def test_the_merge_page_refuses_the_customer_itself(ana, mary_client):
     assert "A customer cannot be merged into itself." in response.content.decode()
     ana.refresh_from_db()
     assert ana.merged_into is None
+
+
+def test_deleting_the_survivor_takes_its_merged_duplicates_along(mary):
+    """seed_demo's reset deletes demo customers: a merged one must not block it or outlive its survivor."""
+    survivor, duplicate = CustomerFactory(), CustomerFactory()
+    customers_merge(survivor=survivor, merged=duplicate, by=mary)
+
+    Customer.objects.filter(pk=survivor.pk).delete()
+
+    assert not Customer.objects.filter(pk__in=[survivor.pk, duplicate.pk]).exists()

@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 blank=True,
                 db_index=False,
                 null=True,
-                on_delete=django.db.models.deletion.PROTECT,
+                on_delete=django.db.models.deletion.CASCADE,
                 related_name="merged_from",
                 to="customers.customer",
             ),
