@@ -373,3 +373,15 @@ def test_the_duplicate_warning_speaks_the_users_language(alice_client, bob):
 
     assert "Parece ser Ana López (cliente de Bob Baker): pregúntale antes de añadir otro." in _text(spanish)
     assert "Похоже, это Ana López (клиент менеджера Bob Baker)" in _text(russian)
+
+
+def test_names_in_the_warning_and_the_timeline_are_escaped(alice_client, alice):
+    customer = CustomerFactory(owner=alice, name="<b>Ana</b>", email="ana@example.com")
+    customer_update(customer=customer, by=alice, company="<i>Ruiz</i>")
+
+    warned = alice_client.post(reverse("customers:create"), NEW | NEW_TZ).content.decode()
+    page = alice_client.get(customer.get_absolute_url()).content.decode()
+
+    assert "&lt;b&gt;Ana&lt;/b&gt;" in warned and "<b>Ana</b>" not in warned
+    assert "→ &lt;i&gt;Ruiz&lt;/i&gt;" in page
+    assert "<i>Ruiz</i>" not in page
