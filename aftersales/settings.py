@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import phonenumbers
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
@@ -160,6 +161,11 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# Customers' phone numbers are stored in E.164 (customers/phones.py). A number typed without + and its
+# country code is read as this country's (ISO 3166 code, e.g. ES); empty: every number needs the +.
+PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "").upper() or None
+if PHONE_DEFAULT_REGION is not None and PHONE_DEFAULT_REGION not in phonenumbers.SUPPORTED_REGIONS:
+    raise ImproperlyConfigured(f"PHONE_DEFAULT_REGION={PHONE_DEFAULT_REGION!r} is not a country code such as ES or US.")
 
 # --- Static files ---------------------------------------------------------
 STATIC_URL = "static/"

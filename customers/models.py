@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import OuterRef, Q
+from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -85,12 +86,16 @@ class Product(models.Model):
 
 class CustomerQuerySet(models.QuerySet["Customer"]):
     def owned_by(self, user: Visitor) -> Self:
-        """Row scoping of every rep-facing page: managers see all, reps their own."""
+        """Row scoping of every rep-facing page: managers see all, reps their own; merged customers nobody."""
         from aftersales.core.roles import is_manager
 
         if is_manager(user):
-            return self
-        return self.filter(owner=user)
+            return self.not_merged()
+        return self.not_merged().filter(owner_id=user.pk)
+
+    def not_merged(self) -> Self:
+        """Customers in their own right: one merged into another lives on only as a pointer to it."""
+        return self.filter(merged_into__isnull=True)
 
     def at_risk(self, at: dt.datetime | None = None) -> Self:
         """*At risk*, defined once: an open flag that is not snoozed (the at-risk list, My day, every card)."""
@@ -170,6 +175,18 @@ class Customer(models.Model):
     external_ref = models.CharField(max_length=100, unique=True, null=True, blank=True)
     # When the customer's personal data was erased (aftersales/gdpr/services.py); the row stays, anonymised.
     erased_at = models.DateTimeField(null=True, blank=True)
+    # A duplicate merged into another customer (aftersales/customer_pages/merge.py): its history moved
+    # there, its page redirects there, and it is in no list or search; the row stays for the audit trail.
+    merged_into = models.ForeignKey(
+        "self",
+        # It holds nothing of its own any more: it goes with the customer it became part of.
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="merged_from",
+        db_index=False,  # customer_merged_into_idx below
+    )
+    merged_at = models.DateTimeField(null=True, blank=True)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -192,6 +209,7 @@ class Customer(models.Model):
                 name="customer_health_score_0_100",
             ),
             models.CheckConstraint(condition=~Q(external_ref=""), name="customer_external_ref_not_blank"),
+            models.CheckConstraint(condition=~Q(merged_into=models.F("pk")), name="customer_not_merged_into_itself"),
         ]
         indexes = [
             # Customer list and My day: a rep's customers by name.
@@ -208,6 +226,14 @@ class Customer(models.Model):
             models.Index(fields=["health_score", "owner"], name="customer_health_idx"),
             # Search by email (customer list, import matching).
             models.Index(fields=["email"], name="customer_email_idx"),
+            # Duplicate check on create (customers.selectors.customer_duplicates): email__iexact is UPPER(email) = …
+            models.Index(Upper("email"), name="customer_email_upper_idx", condition=~Q(email="")),
+            # … and the E.164 phone.
+            models.Index(fields=["phone"], name="customer_phone_idx", condition=~Q(phone="")),
+            # Customers merged into this one: the merge keeps chains flat, erasure clears their references.
+            models.Index(
+                fields=["merged_into"], name="customer_merged_into_idx", condition=Q(merged_into__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

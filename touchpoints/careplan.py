@@ -67,7 +67,11 @@ def signed_customer(token: str, *, salt: str) -> Customer | None:
     if not isinstance(customer_id, int):
         return None
     # An erased customer's old links open the invalid page: nothing of theirs is left to show or change.
-    return Customer.objects.not_erased().select_related("owner").filter(pk=customer_id).first()
+    customer = Customer.objects.not_erased().select_related("owner").filter(pk=customer_id).first()
+    if customer is not None and customer.merged_into_id is not None:
+        # A link mailed before a merge is the same person's: it opens (or unsubscribes) the customer kept.
+        customer = Customer.objects.not_erased().select_related("owner").filter(pk=customer.merged_into_id).first()
+    return customer
 
 
 def careplan_url(customer: Customer) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from aftersales.api.filters import MAX_ID
 from aftersales.core.roles import Actor
 from aftersales.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 from customers.models import Customer, Product, Purchase, RiskFlag
+from customers.phones import phone_normalise
 from customers.services import RESOLUTION_MAX_LENGTH
 from feedback.models import SurveyResponse
 from touchpoints.models import CheckupPlan, TouchPoint
@@ -67,7 +69,59 @@ class CustomerSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         # external_ref uniqueness is customer_create's business: the same reference again is a retry.
-        extra_kwargs: dict[str, dict[str, Any]] = {"external_ref": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {
+            "external_ref": {"validators": []},
+            "phone": {"help_text": "With + and the country code (+34 612 345 678); answered in E.164 (+34612345678)."},
+        }
+
+    def validate_phone(self, value: str) -> str:
+        """Checked here too, so a 400 names every bad field at once (the services check it again)."""
+        if self.instance is not None and value.strip() == self.instance.phone:
+            return value  # an old number sent back unchanged is not checked again (customer_update)
+        try:
+            return phone_normalise(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+
+class CustomerUpdateSerializer(CustomerSerializer):
+    """PATCH: the fields ``customer_update`` changes; the owner (a username) by managers only."""
+
+    class Meta(CustomerSerializer.Meta):
+        read_only_fields = [*CustomerSerializer.Meta.read_only_fields, "external_ref"]
+
+
+class DuplicateSerializer(serializers.Serializer):
+    id = serializers.IntegerField(
+        allow_null=True, help_text="The customer's id when you may open it; null for another rep's customer."
+    )
+    name = serializers.CharField()
+    owner = serializers.CharField(help_text="The rep's username.")
+    matched = serializers.ListField(child=serializers.ChoiceField(choices=["email", "phone"]))
+
+
+class DuplicatesSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    duplicates = DuplicateSerializer(many=True)
+
+
+class MergeSerializer(serializers.Serializer):
+    into = IdField(
+        queryset=Customer.objects.none(), help_text="The id of the customer that stays; this one is merged into it."
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            into = cast(IdField, self.fields["into"])
+            into.queryset = Customer.objects.owned_by(request.user)  # type: ignore[arg-type]  # the DRF stubs type queryset as a manager descriptor
+
+
+class MergeResultSerializer(serializers.Serializer):
+    customer = CustomerSerializer(help_text="The customer that stays, after the merge.")
+    merged_id = serializers.IntegerField(help_text="The id of the customer merged into it (its page redirects).")
+    moved = serializers.DictField(child=serializers.IntegerField(), help_text="Rows moved, by kind.")
 
 
 class PurchaseSerializer(serializers.ModelSerializer):

@@ -6,13 +6,14 @@ naming it in a write ("customer": 17) fails validation as if it did not exist.
 
 from __future__ import annotations
 
-from typing import cast
+from dataclasses import asdict
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -24,6 +25,10 @@ from aftersales.api.idempotency import HEADER, idempotent
 from aftersales.api.permissions import IsManager
 from aftersales.api.serializers import (
     CustomerSerializer,
+    CustomerUpdateSerializer,
+    DuplicatesSerializer,
+    MergeResultSerializer,
+    MergeSerializer,
     PurchaseSerializer,
     RiskFlagResolveSerializer,
     RiskFlagSerializer,
@@ -33,13 +38,16 @@ from aftersales.api.serializers import (
     WebhookSerializer,
 )
 from aftersales.core.roles import Actor, is_manager
+from aftersales.customer_pages.merge import customers_merge
 from aftersales.webhooks.models import Webhook
 from aftersales.webhooks.services import webhook_register
 from customers.models import HEALTH_BAND_RANGES, Customer, FlagReason, Purchase, RiskFlag
+from customers.phones import phone_or_none
+from customers.selectors import customer_duplicates
 from customers.services import customer_create, riskflag_resolve
 from feedback.models import SurveyResponse
 from touchpoints.models import Status, TouchPoint
-from touchpoints.services import purchase_record
+from touchpoints.services import customer_edit, purchase_record
 
 CUSTOMER_PARAM = OpenApiParameter("customer", OpenApiTypes.INT, description="Only this customer's rows.")
 
@@ -56,18 +64,37 @@ def _customer_filter(request, queryset, field: str = "customer_id"):
     return queryset if customer is None else queryset.filter(**{field: customer})
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("q", OpenApiTypes.STR, description="Name, company, email or external reference contains."),
-        OpenApiParameter("external_ref", OpenApiTypes.STR, description="Exact external reference."),
-        OpenApiParameter("band", OpenApiTypes.STR, enum=[str(band) for band in HEALTH_BAND_RANGES]),
-    ]
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("q", OpenApiTypes.STR, description="Name, company, email or external reference contains."),
+            OpenApiParameter("external_ref", OpenApiTypes.STR, description="Exact external reference."),
+            OpenApiParameter("band", OpenApiTypes.STR, enum=[str(band) for band in HEALTH_BAND_RANGES]),
+        ]
+    ),
+    create=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "force", OpenApiTypes.BOOL, description="Create even when the e-mail or phone is already on file."
+            )
+        ],
+        responses={
+            201: CustomerSerializer,
+            200: OpenApiResponse(CustomerSerializer, description="The external_ref is already on file: that customer."),
+            409: OpenApiResponse(
+                DuplicatesSerializer, description="The e-mail or phone is already on file; repeat with ?force=true."
+            ),
+        },
+    ),
+    partial_update=extend_schema(request=CustomerUpdateSerializer, responses=CustomerSerializer),
 )
 class CustomerViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """POST creates a customer (idempotent by external_ref, 200 when it is already on file)."""
+    """POST creates a customer (idempotent by external_ref, 200 when it is already on file; 409 on a
+    duplicate e-mail or phone unless ``?force=true``); PATCH changes one; managers merge one into another."""
 
     serializer_class = CustomerSerializer
     lookup_value_regex = filters.ID_REGEX
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
         if (fake := _scoped(self, Customer)) is not None:
@@ -88,12 +115,20 @@ class CustomerViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return queryset
 
     def create(self, request, *args, **kwargs) -> Response:
+        force = filters.bool_param(request, "force")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         owner = data.pop("owner", None)
         if not is_manager(request.user) or owner is None:
             owner = request.user  # a rep's customers are their own, whatever the body says
+        external_ref = (data.get("external_ref") or "").strip()
+        known_ref = bool(external_ref) and Customer.objects.filter(external_ref=external_ref).exists()
+        if not force and not known_ref:
+            duplicates = _duplicates(request.user, email=data.get("email", ""), phone=data.get("phone", ""))
+            if duplicates:
+                detail = "A customer with this e-mail or phone is already on file; send ?force=true to add another."
+                return Response({"detail": detail, "duplicates": duplicates}, status=status.HTTP_409_CONFLICT)
         try:
             customer, created = customer_create(owner=owner, by=request.user, **data)
         except DjangoValidationError as exc:
@@ -102,6 +137,62 @@ class CustomerViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             raise ValidationError({"external_ref": ["This reference is already used by another rep's customer."]})
         body = self.get_serializer(customer).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    def partial_update(self, request, *args, **kwargs) -> Response:
+        """Another rep's id is a 404 (get_object is scoped); a rep naming another owner is a 403."""
+        customer = self.get_object()
+        serializer = CustomerUpdateSerializer(
+            customer, data=request.data, partial=True, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        try:
+            customer = customer_edit(customer=customer, by=request.user, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            raise ValidationError(detail) from None
+        return Response(CustomerSerializer(customer, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=MergeSerializer, responses=MergeResultSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsManager])
+    def merge(self, request, pk=None) -> Response:
+        """Managers: merge this customer into ``into`` (everything moves there; this one's id redirects)."""
+        merged = self.get_object()
+        serializer = MergeSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        try:
+            moved = customers_merge(survivor=serializer.validated_data["into"], merged=merged, by=request.user)
+        except DjangoValidationError as exc:
+            raise ValidationError({"into": exc.messages}) from None
+        survivor = Customer.objects.select_related("owner").get(pk=serializer.validated_data["into"].pk)
+        body = {
+            "customer": CustomerSerializer(survivor, context=self.get_serializer_context()).data,
+            "merged_id": merged.pk,
+            "moved": asdict(moved),
+        }
+        return Response(body)
+
+
+def _duplicates(user: Actor, *, email: str, phone: str | None) -> list[dict[str, Any]]:
+    """The 409's list: another rep's customer by name and rep only (its id would be a 404 for this token)."""
+    found = list(customer_duplicates(email=email, phone=phone or ""))
+    visible = set(Customer.objects.owned_by(user).filter(pk__in=[c.pk for c in found]).values_list("pk", flat=True))
+    phone = phone_or_none(phone or "")
+    return [
+        {
+            "id": customer.pk if customer.pk in visible else None,
+            "name": customer.name,
+            "owner": customer.owner.get_username(),
+            "matched": [
+                field
+                for field, same in (
+                    ("email", bool(email) and customer.email.lower() == email.strip().lower()),
+                    ("phone", bool(phone) and customer.phone == phone),
+                )
+                if same
+            ],
+        }
+        for customer in found
+    ]
 
 
 @extend_schema(

@@ -22,6 +22,7 @@ class AuditAction(models.TextChoices):
     RESUBSCRIBED = "resubscribed", _("Resubscribed")
     EXPORTED = "exported", _("Exported")
     ERASED = "erased", _("Erased")
+    MERGED = "merged", _("Merged")
 
 
 class AuditEvent(models.Model):

@@ -120,6 +120,11 @@ def audit_record_many(
     return len(AuditEvent.objects.bulk_create(events, batch_size=500))
 
 
+def audit_move_customer(*, from_customer: models.Model, to_customer: models.Model) -> int:
+    """A merge: the duplicate's events show on the survivor's page; each keeps the id of the row it describes."""
+    return AuditEvent.objects.filter(customer_id=from_customer.pk).update(customer_id=to_customer.pk)
+
+
 def audit_erase_customer(*, customer_id: int) -> None:
     """Erasure (GDPR): the trail keeps which fields changed and when, not the old or new values."""
     events = AuditEvent.objects.filter(

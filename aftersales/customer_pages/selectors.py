@@ -12,12 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import islice
+from typing import cast
 
 from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, When
 from django.db.models.expressions import OrderBy
 from django.utils import timezone
 
+from aftersales.audit.models import AuditAction, AuditEvent
 from aftersales.core.roles import Visitor
+from aftersales.customer_pages.audit import audit_lines
 from aftersales.mail.models import OutboxEmail
 from customers.models import Customer, CustomerQuerySet, HealthBand, Purchase, RiskFlag
 from feedback.models import SurveyInvitation, SurveyResponse
@@ -244,8 +247,13 @@ TOUCHPOINT_EVENT_AT = Case(
 )
 
 
+# Changes to the customer's profile shown in the timeline (reps see them; the Audit section is managers').
+PROFILE_ACTIONS = (AuditAction.CREATED, AuditAction.CHANGED, AuditAction.MERGED)
+
+
 def customer_timeline(*, customer: Customer, limit: int = 100, now: datetime | None = None) -> list[TimelineEvent]:
-    """The latest ``limit`` events of a customer, newest first, in five queries whatever the history.
+    """The latest ``limit`` events of a customer, newest first, in six queries whatever the history
+    (and one more per kind of id a profile change names: a rep, in words).
 
     Each source gives its own newest ``limit`` rows; merging them and keeping
     the first ``limit`` is then exact. Scheduled touch points still to come
@@ -272,15 +280,22 @@ def customer_timeline(*, customer: Customer, limit: int = 100, now: datetime | N
         .only("pk", "kind", "to", "subject", "created_at", "sent_at", "failed_at", "customer_id")
         .order_by("-created_at", "-pk")[:limit]
     )
+    profile = (
+        AuditEvent.objects.filter(customer=customer, object_type="customers.customer", action__in=PROFILE_ACTIONS)
+        .select_related("actor")
+        .order_by("-created_at", "-pk")[:limit]
+    )
     streams = [
+        [TimelineEvent(event.created_at, "profile", event) for event in profile],
         [TimelineEvent(tp.event_at, "touchpoint", tp) for tp in touchpoints],
         [TimelineEvent(answer.submitted_at, "answer", answer) for answer in answers],
         [TimelineEvent(flag.raised_at, "flag_raised", flag) for flag in raised],
         [TimelineEvent(flag.resolved_at, "flag_resolved", flag) for flag in resolved if flag.resolved_at is not None],
         [TimelineEvent(email.created_at, "email", email) for email in emails],
     ]
-    merged = heapq.merge(*streams, key=lambda event: event.at, reverse=True)
-    return list(islice(merged, limit))
+    merged = list(islice(heapq.merge(*streams, key=lambda event: event.at, reverse=True), limit))
+    audit_lines(cast(AuditEvent, event.obj) for event in merged if event.kind == "profile")
+    return merged
 
 
 @dataclass(frozen=True)

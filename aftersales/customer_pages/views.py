@@ -8,8 +8,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db.models import Exists, OuterRef
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
@@ -162,8 +162,13 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """Another rep's customer is a 404, not a 403: we do not confirm it exists."""
-    customer = get_object_or_404(Customer.objects.owned_by(request.user).select_related("owner"), pk=pk)
+    """Another rep's customer is a 404, not a 403: we do not confirm it exists. A merged one opens the survivor."""
+    customer = Customer.objects.owned_by(request.user).select_related("owner").filter(pk=pk).first()
+    if customer is None:
+        survivor = Customer.objects.filter(pk=pk).values_list("merged_into_id", flat=True).first()
+        if survivor is not None and Customer.objects.owned_by(request.user).filter(pk=survivor).exists():
+            return redirect("customers:detail", pk=survivor)
+        raise Http404
     now = timezone.now()
     # A flag raised or resolved, a check-up logged: show the band as it is now, not the sweep's last one.
     health_current([customer], now=now)

@@ -76,7 +76,8 @@ def headline(now: dt.datetime) -> dict[str, Any]:
     # At risk as the at-risk list it opens counts it (Customer.objects.at_risk): a snoozed flag waits there.
     at_risk = Customer.objects.at_risk(now).filter(pk=OuterRef("pk"))
     overdue = TouchPoint.objects.overdue(now).filter(customer=OuterRef("pk"))
-    customers = Customer.objects.order_by().aggregate(
+    live = Customer.objects.not_merged().order_by()  # a merged customer counts once, as the one it merged into
+    customers = live.aggregate(
         total=Count("pk"),
         at_risk=Count("pk", filter=Q(Exists(at_risk))),
         overdue=Count("pk", filter=Q(Exists(overdue))),

@@ -98,14 +98,15 @@ class LocalePool:
         return f"{first[0]} {last[0]}", f"{first[1]}.{last[1]}"
 
     def phone(self, rng: random.Random, tz: str) -> str:
+        """A number in E.164, as the customer services store them (customers/phones.py)."""
         n = rng.randrange(10_000_000)
-        if self.language == "en":
+        if self.language == "en":  # +1 (area) xxx-xxxx
             area = rng.choice(_US_AREA_CODES.get(tz, (212,)))
-            return f"+1 ({area}) {n // 10_000 % 1000:03d}-{n % 10_000:04d}"
+            return f"+1{area}{200 + n // 10_000 % 800}{n % 10_000:04d}"  # exchanges start at 2
         digits = f"{n:07d}"
         if self.language == "es":  # mobile: +34 6xx xxx xxx
-            return f"+34 6{digits[:2]} {digits[2:5]} {digits[5:]}{n % 10}"
-        return f"+7 (9{digits[:2]}) {digits[2:5]}-{digits[5:]}-{n % 89 + 10}"  # mobile: +7 (9xx) xxx-xx-xx
+            return f"+346{digits}{n % 10}"
+        return f"+79{digits}{n % 89 + 10}"  # mobile: +7 (9xx) xxx-xx-xx
 
 
 # Area codes that match the customer's time zone (New York, Chicago, Denver, Los Angeles).

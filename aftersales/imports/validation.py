@@ -295,21 +295,23 @@ def _check_purchase(preview, number, values, index, mapping, products, seen_orde
 def _check_against_database(preview: Preview, mapping: dict[str, str]) -> None:
     """New versus existing rows, and order references already recorded for another customer."""
     refs = list(preview.customers)
-    existing_customers: set[str | None] = set()
+    # The customer each known reference's sales land on: itself, or the one it was merged into.
+    customer_of_ref: dict[str | None, int] = {}
     for chunk in _chunks(refs):
-        found = Customer.objects.filter(external_ref__in=chunk).values_list("external_ref", flat=True)
-        existing_customers.update(found)
-    preview.new_customers = len(refs) - len(existing_customers)
+        found = Customer.objects.filter(external_ref__in=chunk).values_list("external_ref", "pk", "merged_into_id")
+        customer_of_ref.update((ref, into or pk) for ref, pk, into in found)
+    preview.new_customers = len(refs) - len(customer_of_ref)
 
     orders = [purchase.external_ref for purchase in preview.purchases]
-    owner_of_order: dict[str | None, str | None] = {}
+    owner_of_order: dict[str | None, int] = {}
     for chunk in _chunks(orders):
         owner_of_order.update(
-            Purchase.objects.filter(external_ref__in=chunk).values_list("external_ref", "customer__external_ref")
+            Purchase.objects.filter(external_ref__in=chunk).values_list("external_ref", "customer_id")
         )
     preview.new_purchases = len(orders) - len(owner_of_order)
     for purchase in preview.purchases:
-        if purchase.external_ref in owner_of_order and owner_of_order[purchase.external_ref] != purchase.customer_ref:
+        owner = owner_of_order.get(purchase.external_ref)
+        if owner is not None and owner != customer_of_ref.get(purchase.customer_ref):
             preview.error(
                 purchase.row,
                 mapping["order_ref"],

@@ -33,6 +33,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection as db_connection
 from django.db import transaction
+from django.db.models import Model
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -168,6 +169,15 @@ def outbox_erase_customer(*, customer_id: int, address: str) -> None:
     if address:
         # The dev mailbox's copies (only filled when no SMTP server is configured).
         MailboxMessage.objects.filter(to__icontains=address).delete()
+
+
+def outbox_move_customer(*, from_customer: Model, to_customer: Model) -> int:
+    """A merge (aftersales/customer_pages/merge.py): the duplicate's mail, sent or pending, is the survivor's.
+
+    Pending rows go out as written, to the address they were written to: the
+    customer was told something, and a merge does not change what.
+    """
+    return OutboxEmail.objects.filter(customer_id=from_customer.pk).update(customer_id=to_customer.pk)
 
 
 def outbox_deliver(*, email_id: int, connection: BaseEmailBackend | None = None) -> bool:

@@ -70,7 +70,7 @@ def rep_scorecard(rep: Actor, *, now: dt.datetime | None = None) -> Scorecard:
 
     now = now or timezone.now()
     since = now - dt.timedelta(days=SCORECARD_DAYS)
-    book = Customer.objects.filter(owner=rep).order_by()
+    book = Customer.objects.not_merged().filter(owner=rep).order_by()
     band_counts = {
         band: Count("pk", filter=Q(health_score__gte=low, health_score__lte=high))
         for band, (low, high) in HEALTH_BAND_RANGES.items()

@@ -32,10 +32,16 @@ def customers_upsert_by_ref(
 ) -> tuple[dict[str, Customer], int, int]:
     """One batch of customers (``external_ref`` plus CUSTOMER_FIELDS): ({ref: customer}, created, updated)."""
     existing = Customer.objects.in_bulk([row["external_ref"] for row in rows], field_name="external_ref")
+    # A reference of a customer merged into another: its sales go to that other one, whose details stay.
+    survivors = Customer.objects.in_bulk({c.merged_into_id for c in existing.values() if c.merged_into_id})
     by_ref: dict[str, Customer] = {}
     new: list[Customer] = []
     changed: list[Customer] = []
     for row in rows:
+        known = existing.get(row["external_ref"])
+        if known is not None and known.merged_into_id is not None:
+            by_ref[row["external_ref"]] = survivors[known.merged_into_id]
+            continue
         values = {name: row.get(name) for name in CUSTOMER_FIELDS}
         customer = existing.get(row["external_ref"])
         if customer is None:

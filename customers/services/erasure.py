@@ -14,6 +14,8 @@ def customer_anonymise(*, customer: Customer, by: Actor | None, name: str, now: 
         resolved_at=now, resolved_by=by, resolution="Customer erased."
     )
     RiskFlag.objects.filter(customer=customer).update(detail="", data={})
+    # Duplicates merged into them kept nothing personal but a shop reference the customer could not take.
+    Customer.objects.filter(merged_into=customer).update(external_ref=None, updated_at=now)
     Customer.objects.filter(pk=customer.pk).update(
         name=name, company="", email="", phone="", notes="", external_ref=None,
         email_opt_out=True, email_opt_out_at=customer.email_opt_out_at or now, health_explanation=[],

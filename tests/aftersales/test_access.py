@@ -49,6 +49,8 @@ from touchpoints.models import Status
 # "pk" means a different model on every URL: map it per URL name.
 PK_OF = {
     "customers:detail": "customer",
+    "customers:edit": "customer",
+    "customers:merge": "customer",
     "customers:purchase_create": "customer",
     "touchpoint_row": "touchpoint",
     "touchpoint_log": "touchpoint",
@@ -93,6 +95,7 @@ ROLE_RESTRICTED = {
     "customers:import_retry",
     "customers:gdpr_export",
     "customers:gdpr_erase",
+    "customers:merge",
     "feedback:response_rates",
     "risk:reassign",
     "risk:weights",

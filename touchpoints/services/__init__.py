@@ -23,7 +23,8 @@ from touchpoints.services.checkups import (
     touchpoints_survey_checked,
 )
 from touchpoints.services.erasure import touchpoints_erase_customer
-from touchpoints.services.owners import customers_reassign
+from touchpoints.services.merge import touchpoints_move_customer
+from touchpoints.services.owners import customer_edit, customers_reassign
 from touchpoints.services.sales import purchase_record
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "CallBack",
     "Contact",
     "close_loop_calls_schedule",
+    "customer_edit",
     "customers_reassign",
     "purchase_record",
     "touchpoint_cancel",
@@ -43,5 +45,6 @@ __all__ = [
     "touchpoint_log_adhoc",
     "touchpoint_reschedule",
     "touchpoints_erase_customer",
+    "touchpoints_move_customer",
     "touchpoints_survey_checked",
 ]

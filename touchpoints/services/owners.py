@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
 
 from aftersales.core.roles import Actor
-from customers.services import customers_owner_set
+from customers.models import Customer
+from customers.services import customer_update, customers_owner_set
 from touchpoints.models import Status, TouchPoint
 
 
@@ -24,3 +26,14 @@ def customers_reassign(*, customer_ids: Iterable[int], to_rep: Actor, by: Actor)
     if moving:
         TouchPoint.objects.filter(customer_id__in=moving, status=Status.SCHEDULED).update(assignee=to_rep)
     return len(moving)
+
+
+@transaction.atomic
+def customer_edit(*, customer: Customer, by: Actor, **changes: Any) -> Customer:
+    """``customer_update`` for the pages and the API: when a manager gives the customer to another rep,
+    their scheduled check-ups follow, as with ``customers_reassign``; returns the customer as saved."""
+    old_owner_id = customer.owner_id
+    customer = customer_update(customer=customer, by=by, **changes)
+    if customer.owner_id != old_owner_id:
+        TouchPoint.objects.filter(customer=customer, status=Status.SCHEDULED).update(assignee_id=customer.owner_id)
+    return customer

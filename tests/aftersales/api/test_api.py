@@ -110,10 +110,16 @@ def test_a_managers_token_sees_every_reps_objects(mary, bobs, kind):
 
 def test_a_rep_cannot_write_through_read_only_endpoints(alice, bobs):
     client = _client(alice)
-    mine = CustomerFactory(owner=alice)
+    mine = CustomerFactory(owner=alice, name="Mine")
+    purchase = PurchaseFactory(customer=mine)
 
-    assert client.patch(f"/api/customers/{mine.pk}/", {"name": "x"}).status_code == 405
+    # A customer changes by PATCH only (tests/test_customer_edit.py): no PUT, no DELETE.
+    assert client.put(f"/api/customers/{mine.pk}/", {"name": "x"}).status_code == 405
+    assert client.delete(f"/api/customers/{mine.pk}/").status_code == 405
+    assert client.patch(f"/api/purchases/{purchase.pk}/", {"amount": "1"}).status_code == 405
     assert client.delete(f"/api/touchpoints/{bobs['touchpoint'].pk}/").status_code in (404, 405)
+    mine.refresh_from_db()
+    assert mine.name == "Mine"
 
 
 # --- Creating customers --------------------------------------------------------------------

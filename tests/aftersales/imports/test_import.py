@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from aftersales.celery import app as celery_app
+from aftersales.customer_pages.merge import customers_merge
 from aftersales.imports.commit import import_commit
 from aftersales.imports.mapping import guess_mapping
 from aftersales.imports.models import ImportJob
@@ -382,3 +383,18 @@ def test_the_ten_thousand_row_journey(
     assert Purchase.objects.count() == 10_000
     assert TouchPoint.objects.count() == 20_000
     assert not Purchase.objects.filter(touchpoints__isnull=True).exists()
+
+
+def test_a_file_naming_a_merged_customer_lands_its_sales_on_the_customer_it_was_merged_into(alice, mary, product):
+    """Importing the same file after a merge: no error, no revived duplicate, the new sale on the survivor."""
+    import_commit(preview=_preview(_csv(HEADER, _good_row(1))), by=alice)
+    survivor = CustomerFactory(owner=alice, name="Customer One", external_ref="KEEP-1")
+    customers_merge(survivor=survivor, merged=Customer.objects.get(external_ref="C1"), by=mary)
+
+    again = _preview(_csv(HEADER, _good_row(1), _good_row(1).replace(";O1;", ";O9;")))
+    result = import_commit(preview=again, by=alice)
+
+    assert again.errors == [] and again.summary()["new_customers"] == 0
+    assert (result["new_customers"], result["updated_customers"], result["new_purchases"]) == (0, 0, 1)
+    assert set(survivor.purchases.values_list("external_ref", flat=True)) == {"O1", "O9"}
+    assert Customer.objects.get(external_ref="C1").name.startswith("Merged into customer #")
