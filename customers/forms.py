@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django import forms
-from django.core.validators import MinValueValidator
+from django.core.validators import DecimalValidator
 from django.utils.translation import gettext_lazy as _
 
+from aftersales.core import inputs
 from touchpoints.models import CheckupPlan
 
 from .models import Product, Purchase
@@ -49,15 +50,20 @@ class PurchaseForm(forms.ModelForm):
         self.fields["product"].label_from_instance = _product_label
         self.fields["plan"].queryset = CheckupPlan.objects.filter(active=True)
         self.fields["plan"].empty_label = _("The product's default plan")
-        self.fields["amount"].validators.append(MinValueValidator(0))
-        self.fields["amount"].widget.attrs["min"] = "0"
+        # The dates, the amount and the currency follow aftersales.core.inputs, like the API and the import.
+        earliest, latest = inputs.EARLIEST_DATE.isoformat(), inputs.latest_date().isoformat()
+        for name in ("ordered_at", "delivered_at", "renewal_date"):
+            field = self.fields[name]
+            field.validators.append(inputs.DateWindowValidator(field.label))
+            field.widget.attrs.update({"min": earliest, "max": latest})
+        amount = self.fields["amount"]
+        # The range has one message (the rule's); only the two decimal places are the column's own check.
+        amount.validators = [DecimalValidator(None, 2), inputs.AmountValidator(amount.label)]
+        amount.widget.attrs.update({"min": "0", "max": str(inputs.MAX_AMOUNT)})
         self.fields["currency"].widget.attrs.update({"maxlength": "3", "pattern": "[A-Za-z]{3}", "size": "4"})
 
     def clean_currency(self) -> str:
-        currency = self.cleaned_data["currency"].strip().upper()
-        if len(currency) != 3 or not currency.isalpha():
-            raise forms.ValidationError(_("Use a three-letter currency code, such as EUR."))
-        return currency
+        return inputs.check_currency(self.cleaned_data["currency"], label=self.fields["currency"].label)
 
     def clean(self) -> dict:
         cleaned = super().clean()

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aftersales.audit import audit_changes, audit_record, audit_snapshot
+from aftersales.core import inputs
 from aftersales.models import AuditAction, WebhookEvent
 from aftersales.webhooks import webhook_emit
 from touchpoints.careplan import careplan_send
@@ -39,7 +40,7 @@ def purchase_record(
     product: Product,
     ordered_at: dt.date,
     delivered_at: dt.date | None = None,
-    amount: Decimal | int,
+    amount: Decimal | int = 0,
     currency: str = "EUR",
     renewal_date: dt.date | None = None,
     plan=None,
@@ -54,8 +55,13 @@ def purchase_record(
     used for another customer is not a retry but a mistake, and raises.
 
     Raises ValidationError for data the model refuses (delivery before the
-    order, a negative amount, an inactive plan).
+    order, a negative amount, an inactive plan) and for dates, amounts and
+    currencies outside aftersales.core.inputs' rules (the form and the API
+    check those first; a script calling this directly meets the same rules).
     """
+    currency = _check_inputs(
+        ordered_at=ordered_at, delivered_at=delivered_at, renewal_date=renewal_date, amount=amount, currency=currency
+    )
     external_ref = (external_ref or "").strip() or None
     if external_ref is not None:
         existing = _existing(external_ref, customer)
@@ -71,7 +77,7 @@ def purchase_record(
         ordered_at=ordered_at,
         delivered_at=delivered_at,
         amount=amount,
-        currency=currency.upper(),
+        currency=currency,
         renewal_date=renewal_date,
         external_ref=external_ref,
     )
@@ -101,6 +107,28 @@ def purchase_record(
     careplan_send(customer=customer, purchase=purchase)
     webhook_emit(event=WebhookEvent.PURCHASE_RECORDED, payload=purchase_event_payload(purchase))
     return purchase, True
+
+
+def _check_inputs(*, ordered_at, delivered_at, renewal_date, amount, currency: str) -> str:
+    """Raise one ValidationError naming every field outside the input rules; return the currency code."""
+    errors: dict[str, list[str]] = {}
+    checks = [
+        ("ordered_at", ordered_at, inputs.check_date),
+        ("delivered_at", delivered_at, inputs.check_date),
+        ("renewal_date", renewal_date, inputs.check_date),
+        ("amount", amount, inputs.check_amount),
+        ("currency", currency, inputs.check_currency),
+    ]
+    for name, value, check in checks:
+        if value is None:
+            continue
+        try:
+            check(value, label=name)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    return currency.strip().upper()
 
 
 def purchase_event_payload(purchase: Purchase) -> dict:

@@ -184,7 +184,7 @@ def test_bad_input_gets_a_400_naming_each_field(alice, product):
 
     assert response.status_code == 400
     assert set(response.json()) == {"product", "ordered_at", "amount", "currency"}
-    assert response.json()["currency"] == ["Use a three-letter ISO 4217 code, e.g. EUR."]
+    assert response.json()["currency"] == ["currency: use a three-letter currency code (ISO 4217), such as EUR."]
 
 
 def test_delivery_before_the_order_is_refused_on_its_field(alice, product):
