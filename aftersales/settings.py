@@ -371,6 +371,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "aftersales.api.filters.Pagination",
+    # JSON bodies with a nesting limit (a deep body is a 400, never a RecursionError).
+    "DEFAULT_PARSER_CLASSES": [
+        "aftersales.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # Every 400 is {"field": ["message", …]} (docs/API.md).
+    "EXCEPTION_HANDLER": "aftersales.api.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Per user (token or session) and, for the token endpoint, per client IP; counted in the
     # default cache, so CACHE_URL=redis://… shares the counts between gunicorn workers.

@@ -401,3 +401,138 @@ def test_schemathesis_finds_no_server_errors(alice, bobs, settings):
     # The requests really ran: some succeeded, some were refused with a 4xx.
     assert 200 in statuses and statuses & {400, 404}
     assert failures == []
+
+
+# --- Hostile input: a 400 naming the field, never a 500 (issue 14) --------------------------------
+
+
+def test_a_sale_without_an_amount_is_recorded_at_zero(alice, product):
+    """The schema says amount is optional (default 0); posting without it used to be a 500."""
+    sale = _sale(CustomerFactory(owner=alice))
+    del sale["amount"]
+
+    response = _client(alice).post("/api/purchases/", sale, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["amount"] == "0.00"
+
+
+def test_the_schema_and_the_serializer_agree_on_what_a_sale_requires(db):
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    purchase = schema["components"]["schemas"]["Purchase"]
+    writable_required = {
+        name for name in purchase["required"] if not purchase["properties"][name].get("readOnly", False)
+    }
+
+    assert writable_required == {"customer", "product", "ordered_at"}
+    assert purchase["properties"]["amount"]["default"] == "0.00"
+
+
+@pytest.mark.parametrize("field", ["ordered_at", "delivered_at", "renewal_date"])
+@pytest.mark.parametrize("day", ["9999-06-01", "9999-12-31", "1999-12-31"])
+def test_a_date_outside_the_window_is_a_400_naming_the_field(alice, product, field, day):
+    """Year 9999 used to pass as a real sale and overflow the scheduling (a 500)."""
+    sale = _sale(CustomerFactory(owner=alice), ordered_at="2026-03-01") | {field: day}
+    if field == "ordered_at":
+        sale["delivered_at"] = None
+
+    response = _client(alice).post("/api/purchases/", sale, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+    assert response.json()[field][0].startswith(f"{field}: use a date from 2000-01-01 to ")
+    assert not Purchase.objects.exists()
+
+
+@pytest.mark.parametrize("amount", ["-1", "10000000000", "1e400", 10**30])
+def test_an_amount_out_of_range_is_a_400_naming_the_field(alice, product, amount):
+    response = _client(alice).post("/api/purchases/", _sale(CustomerFactory(owner=alice), amount=amount), format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"amount": ["amount: use an amount from 0 to 9,999,999,999.99."]}
+
+
+def test_a_currency_that_is_not_iso_4217_is_a_400(alice, product):
+    sale = _sale(CustomerFactory(owner=alice), currency="XYZ")
+
+    response = _client(alice).post("/api/purchases/", sale, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["currency"]
+
+
+@pytest.mark.parametrize("url", ["/api/purchases/", "/api/customers/", "/api/token/"])
+def test_a_body_nested_50000_deep_is_a_400_before_it_is_parsed(alice, url):
+    """Python's JSON parser recursed into it and ended in a RecursionError: a 500, even without a login."""
+    client = _client(alice) if url != "/api/token/" else APIClient()
+    body = "[" * 50_000 + "]" * 50_000
+
+    response = client.generic("POST", url, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["The body is nested more than 32 levels deep."]}
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(alice):
+    name = "[" * 100 + '{"x": "]]"}'
+
+    response = _client(alice).post("/api/customers/", {"name": name}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["name"] == name
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [('{"name": "Ana \\ud800"}', "name"), ('{"name": "Ana", "company": "\\u0000"}', "company")],
+)
+def test_text_no_database_can_store_is_a_400_naming_the_field(alice, body, field):
+    """A lone surrogate cannot be encoded for PostgreSQL; a NUL cannot be stored in a text column."""
+    response = _client(alice).generic("POST", "/api/customers/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+
+
+@pytest.mark.parametrize("body", ['{"amount": NaN}', '{"amount": Infinity}', '{"amount": 1e999}', "{", "[]", "7"])
+def test_a_body_that_is_not_a_json_object_gets_the_one_error_shape(alice, body):
+    response = _client(alice).generic("POST", "/api/purchases/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert list(response.json()) in (["non_field_errors"], ["customer", "product", "ordered_at"])
+    assert all(isinstance(messages, list) for messages in response.json().values())
+
+
+def test_a_body_larger_than_the_upload_limit_is_a_413(alice, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = _client(alice).generic("POST", "/api/customers/", '{"name": "' + "a" * 2000 + '"}', "application/json")
+
+    assert response.status_code == 413
+
+
+def test_a_filter_date_outside_the_window_is_a_400_naming_the_parameter(alice):
+    response = _client(alice).get("/api/touchpoints/", {"due_before": "9999-12-31"})
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["due_before"]
+
+
+def test_an_idempotency_key_with_control_characters_is_a_400(alice, product):
+    response = _client(alice).post(
+        "/api/purchases/", _sale(CustomerFactory(owner=alice)), format="json", HTTP_IDEMPOTENCY_KEY="k\x00"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["Idempotency-Key"]
+    assert not Purchase.objects.exists()
+
+
+def test_the_delivery_log_answers_with_a_format_suffix(mary):
+    """/api/webhooks/{id}/deliveries.json was routed to an action that did not take ``format``: a 500."""
+    hook = Webhook.objects.create(url="https://example.com/h", events=["purchase.recorded"], secret="whsec_x")
+
+    response = _client(mary).get(f"/api/webhooks/{hook.pk}/deliveries.json")
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 0

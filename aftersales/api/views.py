@@ -232,7 +232,7 @@ class WebhookViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets
 
     @extend_schema(responses=WebhookDeliverySerializer(many=True))
     @action(detail=True, methods=["get"])
-    def deliveries(self, request, pk=None) -> Response:
+    def deliveries(self, request, pk=None, format=None) -> Response:  # format: the .json suffix route
         webhook = get_object_or_404(Webhook, pk=pk)
         page = self.paginate_queryset(webhook.deliveries.order_by("-created_at", "-pk"))
         return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
