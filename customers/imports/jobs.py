@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from aftersales.models import ImportJob
 
@@ -109,10 +110,10 @@ def import_job_run(*, job_id: int) -> ImportJob:
             job.processed_rows = job.total_rows
             # Imported: the rows live in the database now; the upload need not pile up in VAR_DIR.
             Path(job.path).unlink(missing_ok=True)
-    except Exception as exc:  # recorded for the manager; nothing of the file was kept
+    except Exception:  # nothing of the file was kept; the details go to the log, not to the page
         logger.exception("import %s failed", job.pk)
         job.status = ImportJob.Status.FAILED
-        job.summary = {**job.summary, "failure": f"{type(exc).__name__}: {exc}"[:1000]}
+        job.summary = {**job.summary, "failure": _("an unexpected error, logged for the administrator.")}
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "summary", "errors", "processed_rows", "finished_at"])
     progress_clear(job.pk)

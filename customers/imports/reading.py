@@ -9,6 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.utils.translation import gettext as _
+
+from aftersales.core.inputs import storable
+
 # Candidates for the delimiter: Excel in most of Europe writes ';', elsewhere ','.
 DELIMITERS = ",;\t|"
 XLSX_MAGIC = b"PK\x03\x04"
@@ -46,6 +50,14 @@ def _delimiter(text: str) -> str:
 
 def read_csv(data: bytes) -> Table:
     text = _decode(data)
+    if "\x00" in text:
+        # No spreadsheet writes NULs into CSV text; a "Unicode text" (UTF-16) file is full of them.
+        raise ReadError(
+            _(
+                "The file contains null characters: it is probably saved as UTF-16 (“Unicode text”); "
+                "save it as “CSV UTF-8”."
+            )
+        )
     delimiter = _delimiter(text)
     # newline="" semantics: the csv module itself handles newlines inside quoted fields.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -88,9 +100,11 @@ def read_xlsx(data: bytes) -> Table:
 
 def read_table(path: str | Path) -> Table:
     data = Path(path).read_bytes()
-    if data.startswith(XLSX_MAGIC):
-        return read_xlsx(data)
-    return read_csv(data)
+    table = read_xlsx(data) if data.startswith(XLSX_MAGIC) else read_csv(data)
+    # The header is kept on the import job (JSON in the database): it must be storable text.
+    if not all(storable(name) for name in table.header):
+        raise ReadError(_("The header row contains a null character or a broken one; retype the column names."))
+    return table
 
 
 # Excel counts days from 1899-12-30 (its 1900 leap-year bug included).

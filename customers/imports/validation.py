@@ -195,7 +195,10 @@ def _text(preview, number, values, index, mapping, name) -> str:
     value = _cell(values, index, name)
     text = str(value).strip() if value != "" else ""
     limit = MAX_LENGTHS.get(name)
-    if limit and len(text) > limit:
+    if not inputs.storable(text):
+        preview.error(number, mapping[name], inputs.text_error(mapping[name]).messages[0])
+        text = ""
+    elif limit and len(text) > limit:
         preview.error(number, mapping[name], f"{text[:30]!r}… is longer than {limit} characters.")
     return text
 
@@ -309,18 +312,29 @@ def _check_against_database(preview: Preview, mapping: dict[str, str]) -> None:
     preview.new_customers = len(refs) - len(existing_customers)
 
     orders = [purchase.external_ref for purchase in preview.purchases]
-    owner_of_order: dict[str, str | None] = {}
+    recorded: dict[str, tuple[str | None, dt.date | None]] = {}
     for chunk in _chunks(orders):
-        owner_of_order.update(
-            Purchase.objects.filter(external_ref__in=chunk).values_list("external_ref", "customer__external_ref")
-        )
-    preview.new_purchases = len(orders) - len(owner_of_order)
+        rows = Purchase.objects.filter(external_ref__in=chunk)
+        for ref, customer_ref, delivered in rows.values_list("external_ref", "customer__external_ref", "delivered_at"):
+            recorded[ref] = (customer_ref, delivered)
+    preview.new_purchases = len(orders) - len(recorded)
     for purchase in preview.purchases:
-        if purchase.external_ref in owner_of_order and owner_of_order[purchase.external_ref] != purchase.customer_ref:
+        if purchase.external_ref not in recorded:
+            continue
+        customer_ref, delivered = recorded[purchase.external_ref]
+        if customer_ref != purchase.customer_ref:
             preview.error(
                 purchase.row,
                 mapping["order_ref"],
                 f"Order {purchase.external_ref!r} is already recorded for another customer.",
+            )
+        elif purchase.delivered_at is None and delivered is not None and delivered < purchase.ordered_at:
+            # A blank delivery cell keeps the recorded delivery (commit.py): it must still follow the order.
+            preview.error(
+                purchase.row,
+                mapping["ordered_at"],
+                f"Order {purchase.external_ref!r} was recorded as delivered on {delivered.isoformat()}, "
+                "before this order date; give the delivery date too.",
             )
     preview.errors.sort(key=lambda error: error["row"])
 
