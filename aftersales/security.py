@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 
 from axes.backends import AxesStandaloneBackend
+from axes.models import AccessAttempt
 from django.http import HttpRequest
 
 from feedback.ratelimit import client_ip
@@ -44,3 +45,19 @@ def lockout_client_ip(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return None
+
+
+def lockout_username(request: HttpRequest | None, credentials: dict | None) -> str | None:
+    """The username axes records for a login: as typed, cut to the length of its column.
+
+    A login form or the token endpoint passes on whatever was typed; a name of
+    thousands of characters is no account's, but axes would store it in a
+    varchar(255) column and the failed login would end in a database error.
+    """
+    if credentials:
+        username = credentials.get("username")
+    else:
+        username = request.POST.get("username") if request is not None else None
+    if username is None:
+        return None
+    return str(username)[: AccessAttempt._meta.get_field("username").max_length]

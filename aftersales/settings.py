@@ -158,6 +158,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The same client address as the public rate limits (only trusted proxies' X-Forwarded-For).
 AXES_CLIENT_IP_CALLABLE = "aftersales.security.lockout_client_ip"
+AXES_USERNAME_CALLABLE = "aftersales.security.lockout_username"
 AXES_VERBOSE = False
 
 # --- I18N ---------------------------------------------------------------

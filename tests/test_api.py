@@ -511,6 +511,14 @@ def test_a_body_larger_than_the_upload_limit_is_a_413(alice, settings):
     assert response.status_code == 413
 
 
+def test_a_username_longer_than_the_lockout_column_is_refused_not_a_500(alice):
+    """Axes recorded the typed username in a varchar(255): 20,000 characters ended in a database error."""
+    response = APIClient().post("/api/token/", {"username": "a" * 20_000, "password": "x"}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["non_field_errors"]
+
+
 def test_a_filter_date_outside_the_window_is_a_400_naming_the_parameter(alice):
     response = _client(alice).get("/api/touchpoints/", {"due_before": "9999-12-31"})
 
