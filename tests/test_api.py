@@ -368,39 +368,85 @@ def test_the_docs_pages_load_their_scripts_locally(db, name):
 # --- Schemathesis: generated requests against the live schema find no server error --------------
 
 
-@pytest.mark.django_db(transaction=True)
-def test_schemathesis_finds_no_server_errors(alice, bobs, settings):
+def _schema(settings):
     import schemathesis
     from django.core.wsgi import get_wsgi_application
-    from hypothesis import HealthCheck, given
-    from hypothesis import settings as hypothesis_settings
 
     settings.ALLOWED_HOSTS = ["*"]
     settings.DEBUG_PROPAGATE_EXCEPTIONS = False
-    app = get_wsgi_application()
-    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", app)
+    return schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_schemathesis_finds_no_server_errors(alice, bobs, settings):
+    """Each operation with data that fits the schema, and with data that does not (negative mode)."""
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hypothesis_settings
+    from schemathesis import GenerationMode
+
+    schema = _schema(settings)
     headers = {"Authorization": f"Token {Token.objects.get_or_create(user=alice)[0].key}"}
     failures, statuses = [], set()
 
-    def fuzz(operation) -> None:
-        @given(case=operation.as_strategy())
-        @hypothesis_settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def fuzz(operation, mode) -> None:
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @hypothesis_settings(max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def check(case):
             response = case.call(headers=headers)
             statuses.add(response.status_code)
             if response.status_code >= 500:
-                failures.append(f"{operation.method.upper()} {operation.path}: {response.status_code}")
+                failures.append(f"{operation.method.upper()} {operation.path} ({mode}): {response.status_code}")
 
         check()
 
     operations = [result.ok() for result in schema.get_all_operations()]
     for operation in operations:
-        fuzz(operation)
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            fuzz(operation, mode)
 
     assert len(operations) >= 12
     # The requests really ran: some succeeded, some were refused with a 4xx.
     assert 200 in statuses and statuses & {400, 404}
     assert failures == []
+
+
+@pytest.mark.parametrize("role", ["rep", "manager"])
+@pytest.mark.django_db(transaction=True)
+def test_stateful_sequences_find_no_server_errors(alice, mary, bobs, settings, role):
+    """Sequences of calls that feed each other (a customer created, then read, then sold to), as
+    schemathesis infers them from the schema: what one write leaves behind is the next call's input."""
+    from hypothesis import HealthCheck
+    from hypothesis import settings as hypothesis_settings
+
+    user = {"rep": alice, "manager": mary}[role]
+    headers = {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
+    calls: list[tuple[str, int]] = []
+
+    machine = _schema(settings).as_state_machine()
+    linked = [label for label, entry in machine._transitions.operations.items() if entry.incoming]
+
+    class Sequences(machine):
+        def get_call_kwargs(self, case):
+            return {"headers": headers}
+
+        def validate_response(self, response, case, **kwargs):
+            calls.append((case.operation.label, response.status_code))
+            assert response.status_code < 500, f"{case.operation.label}: {response.status_code}"
+
+    Sequences.run(
+        settings=hypothesis_settings(
+            max_examples=12,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+
+    print(f"{len(calls)} stateful calls as the {role}; operations fed by another: {sorted(linked)}")
+    assert "GET /api/customers/{id}/" in linked  # links inferred from the schema: real sequences
+    assert any(status < 300 for _, status in calls)
+    assert {label.split()[0] for label, _ in calls} >= {"GET", "POST"}
 
 
 # --- Hostile input: a 400 naming the field, never a 500 (issue 14) --------------------------------
