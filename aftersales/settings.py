@@ -43,7 +43,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, whose default site guards against hand-made requests (aftersales/core/admin_site.py).
+    "aftersales.core.admin_site.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -78,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A %00 in the address is a 400 before any view runs (PostgreSQL cannot compare it).
+    "aftersales.core.middleware.QueryInputsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes requires: it turns a locked-out login into the lockout page.
@@ -152,6 +155,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The same client address as the public rate limits (only trusted proxies' X-Forwarded-For).
 AXES_CLIENT_IP_CALLABLE = "aftersales.core.security.lockout_client_ip"
+AXES_USERNAME_CALLABLE = "aftersales.core.security.lockout_username"
 AXES_VERBOSE = False
 
 # --- I18N ---------------------------------------------------------------
@@ -321,6 +325,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "aftersales.api.filters.Pagination",
+    # JSON bodies with a nesting limit (a deep body is a 400, never a RecursionError).
+    "DEFAULT_PARSER_CLASSES": [
+        "aftersales.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # Every 400 is {"field": ["message", …]} (docs/API.md).
+    "EXCEPTION_HANDLER": "aftersales.api.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Per user (token or session) and, for the token endpoint, per client IP; counted in the
     # default cache, so CACHE_URL=redis://… shares the counts between gunicorn workers.

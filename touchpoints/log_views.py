@@ -63,7 +63,10 @@ ACTIONS = {
 def _next_url(request: AuthenticatedRequest, default: str) -> str:
     """Where to go back to: a same-site path from ``next``, else ``default``."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}, require_https=False):
+    # A path only: redirect() would read "-1" or "home" as a view name to reverse.
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=False
+    ):
         return candidate
     return default
 

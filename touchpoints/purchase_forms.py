@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
-from django.core.validators import MinValueValidator
+from django.core.validators import DecimalValidator
 from django.utils.translation import gettext_lazy as _
 
+from aftersales.core import inputs
 from customers.models import Product, Purchase
 from touchpoints.models import CheckupPlan
 
@@ -53,15 +54,22 @@ class PurchaseForm(forms.ModelForm):
         plan = cast(forms.ModelChoiceField, self.fields["plan"])
         plan.queryset = CheckupPlan.objects.filter(active=True)
         plan.empty_label = _("The product's default plan")
-        self.fields["amount"].validators.append(MinValueValidator(0))
-        self.fields["amount"].widget.attrs["min"] = "0"
+        # The dates, the amount and the currency follow aftersales.core.inputs, like the API and the import.
+        earliest, latest = inputs.EARLIEST_DATE.isoformat(), inputs.latest_date().isoformat()
+        for name in ("ordered_at", "delivered_at", "renewal_date"):
+            field = self.fields[name]
+            field.validators.append(inputs.DateWindowValidator(str(field.label or name)))
+            field.widget.attrs.update({"min": earliest, "max": latest})
+        amount = self.fields["amount"]
+        # The range has one message (the rule's); only the two decimal places are the column's own check.
+        amount.validators = [DecimalValidator(None, 2), inputs.AmountValidator(str(amount.label or "amount"))]
+        amount.widget.attrs.update({"min": "0", "max": str(inputs.MAX_AMOUNT)})
         self.fields["currency"].widget.attrs.update({"maxlength": "3", "pattern": "[A-Za-z]{3}", "size": "4"})
 
     def clean_currency(self) -> str:
-        currency = self.cleaned_data["currency"].strip().upper()
-        if len(currency) != 3 or not currency.isalpha():
-            raise forms.ValidationError(_("Use a three-letter currency code, such as EUR."))
-        return currency
+        return inputs.check_currency(
+            self.cleaned_data["currency"], label=str(self.fields["currency"].label or "currency")
+        )
 
     def clean(self) -> dict[str, Any]:
         super().clean()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_date
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+
+from aftersales.core import inputs
 
 
 class Pagination(PageNumberPagination):
@@ -64,7 +67,10 @@ def date_param(request, name: str) -> dt.date | None:
         value = None
     if value is None:
         raise ValidationError({name: [f"{raw!r} is not a date (YYYY-MM-DD)."]})
-    return value
+    try:
+        return inputs.check_date(value, label=name)
+    except DjangoValidationError as exc:
+        raise ValidationError({name: exc.messages}) from None
 
 
 def choice_param(request, name: str, choices) -> str | None:

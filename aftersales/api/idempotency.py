@@ -47,6 +47,8 @@ def idempotent(request, write: Callable[[], Response]) -> Response:
         return write()
     if len(key) > MAX_KEY_LENGTH:
         return Response({HEADER: [f"At most {MAX_KEY_LENGTH} characters."]}, status=status.HTTP_400_BAD_REQUEST)
+    if not key.isprintable():
+        return Response({HEADER: ["Use printable characters only."]}, status=status.HTTP_400_BAD_REQUEST)
     fingerprint = _fingerprint(request)
     stored = IdempotentRequest.objects.filter(user=request.user, key=key).first()
     if stored is not None:

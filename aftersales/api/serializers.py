@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, cast
 
 from django.contrib.auth import get_user_model
@@ -9,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from aftersales.api.filters import MAX_ID
+from aftersales.core import inputs
 from aftersales.core.roles import Actor
 from aftersales.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 from customers.models import Customer, Product, Purchase, RiskFlag
@@ -24,11 +26,22 @@ class IdField(serializers.PrimaryKeyRelatedField):
     def to_internal_value(self, data):
         try:
             too_large = abs(int(data)) > MAX_ID
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             too_large = False
         if too_large:
             self.fail("does_not_exist", pk_value=data)
         return super().to_internal_value(data)
+
+
+class AmountField(serializers.DecimalField):
+    """An amount checked by inputs.check_amount (with its message) before DRF counts the digits."""
+
+    def validate_precision(self, value):
+        try:
+            inputs.check_amount(value, label=self.field_name)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+        return super().validate_precision(value)
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -124,11 +137,21 @@ class MergeResultSerializer(serializers.Serializer):
     moved = serializers.DictField(child=serializers.IntegerField(), help_text="Rows moved, by kind.")
 
 
+DATE_HELP = f"From {inputs.EARLIEST_DATE} to {inputs.YEARS_AHEAD} years from today."
+
+
 class PurchaseSerializer(serializers.ModelSerializer):
     product = serializers.SlugRelatedField(slug_field="sku", queryset=Product.objects.all())
     customer = IdField(queryset=Customer.objects.none())
     plan = IdField(queryset=CheckupPlan.objects.filter(active=True), required=False)
     currency = serializers.CharField(default="EUR", help_text="ISO 4217 code, e.g. EUR.")
+    # Optional like the model's column and the import's empty cell: a sale without an amount is worth 0.
+    amount = AmountField(
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text=f"From 0 to {inputs.MAX_AMOUNT}; 0 when left out.",
+    )
     checkups_scheduled = serializers.SerializerMethodField()
 
     class Meta:
@@ -149,7 +172,13 @@ class PurchaseSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "created_at", "checkups_scheduled"]
         # Uniqueness of external_ref is purchase_record's business: the same reference again is a retry.
-        extra_kwargs = {"external_ref": {"validators": []}, "amount": {"min_value": 0}}
+        extra_kwargs = {
+            "external_ref": {"validators": []},
+            **{
+                name: {"validators": [inputs.DateWindowValidator(name)], "help_text": DATE_HELP}
+                for name in ("ordered_at", "delivered_at", "renewal_date")
+            },
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -166,9 +195,7 @@ class PurchaseSerializer(serializers.ModelSerializer):
         return purchase.touchpoints.count()
 
     def validate_currency(self, value: str) -> str:
-        if len(value) != 3 or not value.isalpha():
-            raise serializers.ValidationError("Use a three-letter ISO 4217 code, e.g. EUR.")
-        return value.upper()
+        return inputs.check_currency(value, label="currency")
 
     def validate(self, attrs: dict) -> dict:
         delivered, ordered = attrs.get("delivered_at"), attrs.get("ordered_at")

@@ -6,9 +6,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
+from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle
 
 from aftersales.api import views
+
+# DRF's token view names its own parsers: it gets the bounded JSON parser the rest of the API uses.
+PARSERS = api_settings.DEFAULT_PARSER_CLASSES
 
 router = DefaultRouter()
 router.register("customers", views.CustomerViewSet, basename="customer")
@@ -40,7 +44,7 @@ app_name = "api"
 urlpatterns = [
     path("", include(router.urls)),
     # DRF's token view opts out of throttling; a password-guessing endpoint must not (rate "anon").
-    path("token/", ObtainAuthToken.as_view(throttle_classes=[AnonRateThrottle]), name="token"),
+    path("token/", ObtainAuthToken.as_view(throttle_classes=[AnonRateThrottle], parser_classes=PARSERS), name="token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up code as a script file: no inline script under the CSP.
     path(

@@ -59,6 +59,13 @@ def _scoped(view, model):
     return None
 
 
+def _field_errors(exc: DjangoValidationError) -> ValidationError:
+    """A service's ValidationError as the API's 400: field → messages, whatever shape it was raised in."""
+    if hasattr(exc, "error_dict"):
+        return ValidationError(exc.message_dict)
+    return ValidationError({"non_field_errors": exc.messages})
+
+
 def _customer_filter(request, queryset, field: str = "customer_id"):
     customer = filters.int_param(request, "customer")
     return queryset if customer is None else queryset.filter(**{field: customer})
@@ -132,7 +139,7 @@ class CustomerViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         try:
             customer, created = customer_create(owner=owner, by=request.user, **data)
         except DjangoValidationError as exc:
-            raise ValidationError(exc.message_dict) from None
+            raise _field_errors(exc) from None
         if not created and not self.get_queryset().filter(pk=customer.pk).exists():
             raise ValidationError({"external_ref": ["This reference is already used by another rep's customer."]})
         body = self.get_serializer(customer).data
@@ -223,8 +230,7 @@ class PurchaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         try:
             purchase, created = purchase_record(recorded_by=request.user, **serializer.validated_data)
         except DjangoValidationError as exc:
-            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-            raise ValidationError(detail) from None
+            raise _field_errors(exc) from None
         body = self.get_serializer(purchase).data
         # 200 for a sale already recorded under this external_ref: nothing was scheduled twice.
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -383,11 +389,11 @@ class WebhookViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets
                 by=cast(Actor, self.request.user),  # IsAuthenticated let the request in
             )
         except DjangoValidationError as exc:
-            raise ValidationError(exc.message_dict) from None
+            raise _field_errors(exc) from None
 
     @extend_schema(responses=WebhookDeliverySerializer(many=True))
     @action(detail=True, methods=["get"])
-    def deliveries(self, request, pk=None) -> Response:
+    def deliveries(self, request, pk=None, format=None) -> Response:  # format: the .json suffix route
         webhook = get_object_or_404(Webhook, pk=pk)
         page = self.paginate_queryset(webhook.deliveries.order_by("-created_at", "-pk"))
         return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)

@@ -11,6 +11,7 @@ import ipaddress
 from typing import Any
 
 from axes.backends import AxesStandaloneBackend
+from axes.models import AccessAttempt
 from django.http import HttpRequest
 
 from aftersales.core.http import client_ip
@@ -47,3 +48,19 @@ def lockout_client_ip(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return None
+
+
+def lockout_username(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str | None:
+    """The username axes records for a login: as typed, cut to the length of its column.
+
+    A login form or the token endpoint passes on whatever was typed; a name of
+    thousands of characters is no account's, but axes would store it in a
+    varchar(255) column and the failed login would end in a database error.
+    """
+    if credentials:
+        username = credentials.get("username")
+    else:
+        username = request.POST.get("username") if request is not None else None
+    if username is None:
+        return None
+    return str(username)[: AccessAttempt._meta.get_field("username").max_length]

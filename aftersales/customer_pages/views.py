@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from aftersales.core import inputs
 from aftersales.core.roles import is_manager
 from aftersales.customer_pages.selectors import (
     DEFAULT_SORT,
@@ -42,6 +43,16 @@ DETAIL_LIMIT = 50
 SELECT = forms.Select(attrs={"class": "form-select"})
 
 
+class MonthField(forms.CharField):
+    """A "YYYY-MM" month inside the input window, kept as that text."""
+
+    def clean(self, value) -> str:
+        text = super().clean(value)
+        if text:
+            inputs.parse_month(text, label=str(self.label or "month"))
+        return text
+
+
 class CustomerFilterForm(forms.Form):
     """The list's query string. Invalid values are dropped, never an error page: links get edited by hand."""
 
@@ -55,13 +66,16 @@ class CustomerFilterForm(forms.Form):
         required=False, label="Quiet now", widget=forms.CheckboxInput(attrs={"class": "form-check-input"})
     )
     sort = forms.ChoiceField(required=False, choices=sort_choices(), label="Sort by", widget=SELECT)
-    # Drill-downs from the dashboard's charts: set by its links, not shown in the form.
-    answered = forms.RegexField(regex=r"^\d{4}-(0[1-9]|1[0-2])$", required=False)
+    # Drill-downs from the dashboard's charts: set by its links, not shown in the form. Months and days
+    # outside the input window (aftersales.core.inputs) are dropped like any other bad value.
+    answered = MonthField(required=False)
     nps = forms.ChoiceField(required=False, choices=[("", ""), *((key, key) for key in NPS_SEGMENTS)])
-    invited = forms.RegexField(regex=r"^\d{4}-(0[1-9]|1[0-2])$", required=False)
+    invited = MonthField(required=False)
     overdue = forms.BooleanField(required=False)
     overdue_for = forms.IntegerField(required=False, min_value=1)
-    flagged_on = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+    flagged_on = forms.DateField(
+        required=False, input_formats=["%Y-%m-%d"], validators=[inputs.DateWindowValidator("flagged_on")]
+    )
 
     def __init__(self, *args, owners: list | None, products: list, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -38,7 +38,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone, translation
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from aftersales.core.leasing import Lease, LeaseLost
 from aftersales.core.queue import task_send_on_commit
@@ -260,7 +260,8 @@ def _check(job: ImportJob, lease: Lease) -> dict[str, Any] | None:
 
 
 def _failure(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:1000]
+    """What the page says of an unexpected failure: nothing of its internals (the caller logged them)."""
+    return gettext("an unexpected error, logged for the administrator.")
 
 
 def import_job_run(*, job_id: int) -> ImportJob | None:

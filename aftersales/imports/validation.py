@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
+from aftersales.core import inputs
 from aftersales.core.fields import field_max_length
 from aftersales.imports.mapping import FIELD_BY_NAME, FIELDS
 from aftersales.imports.reading import Table, excel_serial_date
@@ -33,7 +34,6 @@ MAX_LENGTHS = {
         ("phone", "phone"),
     )
 } | {"order_ref": field_max_length(Purchase, "external_ref")}
-MAX_AMOUNT = Decimal("9999999999.99")
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%d/%m/%y")
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _DAY_FIRST = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
@@ -124,8 +124,11 @@ def parse_date(value) -> dt.date:
     raise ValueError(f"{value!r} is not a date (use 2024-12-31 or 31/12/2024)")
 
 
-def parse_amount(value) -> Decimal:
-    """1234.5, 1,234.50, 1.234,50, 1234,50 or "€ 99": the last separator with 1–2 digits after it is decimal."""
+def parse_amount(value, *, label: str = "Amount") -> Decimal:
+    """1234.5, 1,234.50, 1.234,50, 1234,50 or "€ 99": the last separator with 1–2 digits after it is decimal.
+
+    Raises ValueError for text that is no number, ValidationError for one outside inputs.check_amount.
+    """
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         amount = Decimal(str(value))
     else:
@@ -140,9 +143,8 @@ def parse_amount(value) -> Decimal:
             amount = Decimal(text)
         except InvalidOperation:
             raise ValueError(f"{value!r} is not an amount") from None
-    if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
-        raise ValueError(f"{value!r} must be between 0 and {MAX_AMOUNT:,}")
-    return amount.quantize(Decimal("0.01"))
+    # The range first: quantizing 1E+999999 would overflow the decimal context.
+    return inputs.check_amount(amount, label=label).quantize(Decimal("0.01"))
 
 
 def _owners() -> dict[str, int]:
@@ -193,7 +195,10 @@ def _text(preview, number, values, index, mapping, name) -> str:
     value = _cell(values, index, name)
     text = str(value).strip() if value != "" else ""
     limit = MAX_LENGTHS.get(name)
-    if limit and len(text) > limit:
+    if not inputs.storable(text):
+        preview.error(number, mapping[name], inputs.text_error(mapping[name]).messages[0])
+        text = ""
+    elif limit and len(text) > limit:
         preview.error(number, mapping[name], f"{text[:30]!r}… is longer than {limit} characters.")
     return text
 
@@ -265,9 +270,11 @@ def _check_purchase(preview, number, values, index, mapping, products, seen_orde
         dates[name] = None
         if value != "":
             try:
-                dates[name] = parse_date(value)
+                dates[name] = inputs.check_date(parse_date(value), label=mapping[name])
             except (ValueError, OverflowError) as exc:
                 preview.error(number, mapping[name], f"{exc}.")
+            except ValidationError as exc:
+                preview.error(number, mapping[name], exc.messages[0])
     if dates["ordered_at"] is None and not any(e["row"] == number for e in preview.errors[errors_before:]):
         preview.error(number, mapping.get("ordered_at", "—"), "The order date is empty.")
     if dates["ordered_at"] and dates["delivered_at"] and dates["delivered_at"] < dates["ordered_at"]:
@@ -276,12 +283,17 @@ def _check_purchase(preview, number, values, index, mapping, products, seen_orde
     amount = Decimal(0)
     if (raw := _cell(values, index, "amount")) != "":
         try:
-            amount = parse_amount(raw)
+            amount = parse_amount(raw, label=mapping["amount"])
         except ValueError as exc:
             preview.error(number, mapping["amount"], f"{exc}.")
-    currency = (text("currency") or "EUR").upper()
-    if not re.fullmatch(r"[A-Z]{3}", currency):
-        preview.error(number, mapping["currency"], f"{currency!r} is not a three-letter currency code.")
+        except ValidationError as exc:
+            preview.error(number, mapping["amount"], exc.messages[0])
+    currency = "EUR"
+    if raw_currency := text("currency"):
+        try:
+            currency = inputs.check_currency(raw_currency, label=mapping["currency"])
+        except ValidationError as exc:
+            preview.error(number, mapping["currency"], exc.messages[0])
     if len(preview.errors) > errors_before:
         return None
     ordered_at = dates["ordered_at"]
@@ -303,19 +315,29 @@ def _check_against_database(preview: Preview, mapping: dict[str, str]) -> None:
     preview.new_customers = len(refs) - len(customer_of_ref)
 
     orders = [purchase.external_ref for purchase in preview.purchases]
-    owner_of_order: dict[str | None, int] = {}
+    recorded: dict[str | None, tuple[int, dt.date | None]] = {}
     for chunk in _chunks(orders):
-        owner_of_order.update(
-            Purchase.objects.filter(external_ref__in=chunk).values_list("external_ref", "customer_id")
-        )
-    preview.new_purchases = len(orders) - len(owner_of_order)
+        rows = Purchase.objects.filter(external_ref__in=chunk)
+        for ref, customer_id, delivered in rows.values_list("external_ref", "customer_id", "delivered_at"):
+            recorded[ref] = (customer_id, delivered)
+    preview.new_purchases = len(orders) - len(recorded)
     for purchase in preview.purchases:
-        owner = owner_of_order.get(purchase.external_ref)
-        if owner is not None and owner != customer_of_ref.get(purchase.customer_ref):
+        if purchase.external_ref not in recorded:
+            continue
+        customer_id, delivered = recorded[purchase.external_ref]
+        if customer_id != customer_of_ref.get(purchase.customer_ref):
             preview.error(
                 purchase.row,
                 mapping["order_ref"],
                 f"Order {purchase.external_ref!r} is already recorded for another customer.",
+            )
+        elif purchase.delivered_at is None and delivered is not None and delivered < purchase.ordered_at:
+            # A blank delivery cell keeps the recorded delivery (commit.py): it must still follow the order.
+            preview.error(
+                purchase.row,
+                mapping["ordered_at"],
+                f"Order {purchase.external_ref!r} was recorded as delivered on {delivered.isoformat()}, "
+                "before this order date; give the delivery date too.",
             )
     preview.errors.sort(key=lambda error: error["row"])
 

@@ -141,7 +141,10 @@ def risk_reassign(request: AuthenticatedRequest) -> HttpResponse:
     form = ReassignForm(request.POST)
     ids = selected_ids(request.POST.getlist("customer"))
     back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    # A path on this site only: anything else ("-1", a view name) is not where the manager came from.
+    if not back.startswith("/") or not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         back = ""
     if not ids or not form.is_valid():
         messages.error(request, "Tick at least one customer and pick the rep to give them to.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from aftersales.audit.models import AuditAction
 from aftersales.audit.services import audit_record
+from aftersales.core import inputs
 from aftersales.core.roles import Actor
 from aftersales.webhooks.models import WebhookEvent
 from aftersales.webhooks.services import webhook_emit
@@ -39,7 +41,7 @@ def purchase_create(
     product: Product,
     ordered_at: dt.date,
     delivered_at: dt.date | None = None,
-    amount: Decimal | int,
+    amount: Decimal | int = 0,
     currency: str = "EUR",
     renewal_date: dt.date | None = None,
     plan: Any = None,  # a touchpoints.CheckupPlan: that app is a layer above, not importable from here
@@ -57,8 +59,13 @@ def purchase_create(
     used for another customer is not a retry but a mistake, and raises.
 
     Raises ValidationError for data the model refuses (delivery before the
-    order, a negative amount, an inactive plan).
+    order, a negative amount, an inactive plan) and for dates, amounts and
+    currencies outside aftersales.core.inputs' rules (the form and the API
+    check those first; a script calling this directly meets the same rules).
     """
+    currency = _check_inputs(
+        ordered_at=ordered_at, delivered_at=delivered_at, renewal_date=renewal_date, amount=amount, currency=currency
+    )
     external_ref = (external_ref or "").strip() or None
     if external_ref is not None:
         existing = _existing(external_ref, customer)
@@ -74,7 +81,7 @@ def purchase_create(
         ordered_at=ordered_at,
         delivered_at=delivered_at,
         amount=amount,
-        currency=currency.upper(),
+        currency=currency,
         renewal_date=renewal_date,
         external_ref=external_ref,
     )
@@ -102,6 +109,35 @@ def purchase_create(
     Customer.objects.filter(pk=customer.pk).mark_health_due()
     webhook_emit(event=WebhookEvent.PURCHASE_RECORDED, payload=purchase_event_payload(purchase))
     return purchase, True
+
+
+def _check_inputs(
+    *,
+    ordered_at: dt.date,
+    delivered_at: dt.date | None,
+    renewal_date: dt.date | None,
+    amount: Decimal | int = 0,
+    currency: str,
+) -> str:
+    """Raise one ValidationError naming every field outside the input rules; return the currency code."""
+    errors: dict[str, list[str]] = {}
+    checks: list[tuple[str, object, Callable[..., object]]] = [
+        ("ordered_at", ordered_at, inputs.check_date),
+        ("delivered_at", delivered_at, inputs.check_date),
+        ("renewal_date", renewal_date, inputs.check_date),
+        ("amount", amount, inputs.check_amount),
+        ("currency", currency, inputs.check_currency),
+    ]
+    for name, value, check in checks:
+        if value is None:
+            continue
+        try:
+            check(value, label=name)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    return currency.strip().upper()
 
 
 def purchase_event_payload(purchase: Purchase) -> dict[str, Any]:

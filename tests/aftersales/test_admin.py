@@ -26,7 +26,7 @@ from aftersales.dashboard.models import DailyRollup
 from aftersales.imports.models import ImportJob
 from aftersales.mail.models import EmailSuppression, MailboxMessage, OutboxEmail
 from aftersales.webhooks.models import Webhook, WebhookDelivery
-from customers.models import Customer, HealthSnapshot, HealthWeights
+from customers.models import Customer, HealthSnapshot, HealthWeights, Product, Purchase
 from feedback.models import EmailConsentEvent
 from tests.factories import (
     CheckupPlanFactory,
@@ -321,3 +321,98 @@ def test_survey_answers_cannot_be_edited(admin_client):
     assert response.status_code == 403
     answer.refresh_from_db()
     assert answer.nps == 2
+
+
+# --- Hand-made requests: a message, never a 500 (issue 14) --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "ordered_at__year=9999",  # Django computes the next year: 10000
+        "ordered_at__year=9999&ordered_at__month=12",
+        "ordered_at__year=9999&ordered_at__month=12&ordered_at__day=31",
+        "ordered_at__year=1",  # before 2000: outside the input window too
+        "ordered_at__year=2026&ordered_at__month=2&ordered_at__day=30",
+    ],
+)
+def test_a_date_drill_down_outside_the_calendar_is_a_bad_lookup(admin_client, query):
+    """Django's admin redirects a bad lookup to ``?e=1`` ("the filter is wrong"); these were 500s."""
+    response = admin_client.get(f"{_url(Purchase, 'changelist')}?{query}")
+
+    assert response.status_code == 302
+    assert response.url.endswith("?e=1")
+
+
+def test_a_date_drill_down_inside_the_window_still_narrows_the_list(admin_client):
+    purchase = PurchaseFactory(ordered_at=dt.date(2025, 5, 6))
+    PurchaseFactory(ordered_at=dt.date(2024, 5, 6))
+
+    response = admin_client.get(_url(Purchase, "changelist"), {"ordered_at__year": "2025", "ordered_at__month": "5"})
+
+    assert [row.pk for row in response.context["cl"].result_list] == [purchase.pk]
+
+
+@pytest.mark.parametrize("selected", ["x", "", "9999-12-31"])
+def test_a_bulk_action_on_rows_that_are_no_ids_selects_nothing(admin_client, selected):
+    """``filter(pk__in=["x"])`` raised ValueError: a 500 instead of "Items must be selected"."""
+    product = ProductFactory()
+
+    response = admin_client.post(
+        _url(Product, "changelist"), {"action": "delete_selected", "_selected_action": [selected]}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "Items must be selected" in response.content.decode()
+    assert Product.objects.filter(pk=product.pk).exists()
+
+
+@pytest.mark.parametrize(("field", "value"), [("customer", "x"), ("product", "9999-12-31"), ("plan", "")])
+def test_an_autocomplete_with_a_value_that_is_no_id_shows_the_form_again(admin_client, field, value):
+    """Shown again with its errors, the form looked the bad value up in the database: a ValueError."""
+    body = {"customer": "", "product": "", "plan": "", "ordered_at": "2026-03-01", "amount": "0", "currency": "EUR"}
+
+    response = admin_client.post(_url(Purchase, "add"), {**body, field: value})
+
+    assert response.status_code == 200
+    assert "customer" in response.context["adminform"].form.errors
+    assert not Purchase.objects.exists()
+
+
+def test_a_date_outside_the_window_is_refused_by_the_admin_too(admin_client):
+    """The admin writes purchases without scheduling, but a year 9999 date would break every page showing it."""
+    customer, product = CustomerFactory(), ProductFactory()
+    body = {
+        "customer": customer.pk,
+        "product": product.pk,
+        "ordered_at": "9999-06-01",
+        "amount": "0",
+        "currency": "EUR",
+    }
+
+    response = admin_client.post(_url(Purchase, "add"), body)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["ordered_at"][0].startswith("Ordered at: use a date from 2000")
+    assert not Purchase.objects.exists()
+
+
+def test_an_inline_date_outside_the_window_is_refused(admin_client, alice):
+    product = ProductFactory()
+    inline = {
+        "purchases-TOTAL_FORMS": "1",
+        "purchases-INITIAL_FORMS": "0",
+        "purchases-0-product": product.pk,
+        "purchases-0-ordered_at": "9999-01-15",
+        "purchases-0-amount": "1",
+        "purchases-0-currency": "EUR",
+        "flags-TOTAL_FORMS": "0",
+        "flags-INITIAL_FORMS": "0",
+    }
+
+    response = admin_client.post(
+        _url(Customer, "add"), {"name": "Ana", "owner": alice.pk, "language": "es", "timezone": "UTC", **inline}
+    )
+
+    assert response.status_code == 200
+    assert not Customer.objects.exists()

@@ -209,6 +209,39 @@ def test_no_care_plan_email_when_nothing_is_coming_up(alice):
     assert not OutboxEmail.objects.exists()
 
 
+def test_the_last_day_of_the_window_is_accepted_and_schedules_its_checkups(alice, product):
+    """Twenty years ahead is the last date taken: its check-ups (day 3, day 30) are still ordinary dates."""
+    purchase, created = record(CustomerFactory(owner=alice), product, ordered_at=dt.date(2046, 3, 2))
+
+    assert created
+    assert purchase.touchpoints.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"ordered_at": dt.date(9999, 12, 31)}, "ordered_at"),
+        ({"renewal_date": dt.date(9999, 12, 31)}, "renewal_date"),
+        ({"delivered_at": dt.date(9999, 12, 31)}, "delivered_at"),
+        ({"amount": 10**10}, "amount"),
+        ({"currency": "ZZZ"}, "currency"),
+    ],
+)
+def test_the_service_applies_the_input_rules_for_any_caller(alice, product, overrides, field):
+    """A script calling purchase_record directly meets the form's rules: a ValidationError, never an OverflowError."""
+    with pytest.raises(ValidationError) as raised:
+        record(CustomerFactory(owner=alice), product, **overrides)
+
+    assert set(raised.value.message_dict) == {field}
+    assert not Purchase.objects.exists()
+
+
+def test_a_sale_without_an_amount_is_worth_zero(alice, product):
+    purchase, _ = purchase_record(customer=CustomerFactory(owner=alice), product=product, ordered_at=TODAY)
+
+    assert purchase.amount == 0
+
+
 def test_data_the_model_refuses_raises_and_writes_nothing(alice, product):
     with pytest.raises(ValidationError):
         record(CustomerFactory(owner=alice), product, delivered_at=TODAY - dt.timedelta(days=1))
@@ -288,9 +321,18 @@ def test_a_manager_records_a_purchase_for_any_customer(mary_client, alice, produ
     [
         ({"delivered_at": "2026-03-01"}, "delivered_at", "Delivery cannot come before the order."),
         ({"renewal_date": "2026-03-02"}, "renewal_date", "The renewal date must come after the order."),
-        ({"amount": "-5"}, "amount", "greater than or equal to 0"),
+        ({"amount": "-5"}, "amount", "Amount: use an amount from 0 to 9,999,999,999.99."),
+        ({"amount": "10000000000"}, "amount", "Amount: use an amount from 0 to 9,999,999,999.99."),
+        ({"amount": "1e400"}, "amount", "Amount: use an amount from 0 to 9,999,999,999.99."),
+        ({"amount": "1.005"}, "amount", "no more than 2 decimal places"),
         ({"currency": "E1"}, "currency", "three-letter currency code"),
+        ({"currency": "XYZ"}, "currency", "Currency: use a three-letter currency code (ISO 4217)"),
         ({"ordered_at": "yesterday"}, "ordered_at", "Enter a valid date."),
+        # Year 9999 used to reach the plan's calendar arithmetic and end in an OverflowError (a 500).
+        ({"ordered_at": "9999-06-01"}, "ordered_at", "Ordered on: use a date from 2000-01-01 to 2046-03-02."),
+        ({"ordered_at": "1999-12-31"}, "ordered_at", "Ordered on: use a date from 2000-01-01 to 2046-03-02."),
+        ({"delivered_at": "9999-12-31"}, "delivered_at", "Delivered on: use a date from 2000-01-01"),
+        ({"renewal_date": "9999-12-31"}, "renewal_date", "Renewal date: use a date from 2000-01-01"),
     ],
 )
 def test_bad_input_is_reported_next_to_the_field_and_nothing_is_written(

@@ -527,6 +527,16 @@ def test_htmx_post_with_bad_input_shows_errors_next_to_the_fields_and_saves_noth
     assert snapshot() == before
 
 
+@pytest.mark.parametrize("next_url", ["-1", "my_day", "https://evil.example/"])
+def test_a_next_that_is_no_path_on_this_site_goes_to_my_day(alice_client, checkup, next_url):
+    """``redirect("-1")`` looked for a view named "-1": a 500 after the check-up was logged."""
+    data = _log_data(checkup, outcome="no_answer") | {"next": next_url}
+
+    response = alice_client.post(reverse("touchpoint_log", args=[checkup.pk]), data)
+
+    assert response["Location"] == reverse("my_day")
+
+
 def test_plain_post_redirects_to_my_day_with_a_message(alice_client, checkup):
     data = _log_data(checkup, outcome="no_answer")
 

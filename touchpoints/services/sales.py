@@ -22,7 +22,7 @@ def purchase_record(
     product: Product,
     ordered_at: dt.date,
     delivered_at: dt.date | None = None,
-    amount: Decimal | int,
+    amount: Decimal | int = 0,
     currency: str = "EUR",
     renewal_date: dt.date | None = None,
     plan: CheckupPlan | None = None,

@@ -193,7 +193,7 @@ def test_bad_input_gets_a_400_naming_each_field(alice, product):
 
     assert response.status_code == 400
     assert set(response.json()) == {"product", "ordered_at", "amount", "currency"}
-    assert response.json()["currency"] == ["Use a three-letter ISO 4217 code, e.g. EUR."]
+    assert response.json()["currency"] == ["currency: use a three-letter currency code (ISO 4217), such as EUR."]
 
 
 def test_delivery_before_the_order_is_refused_on_its_field(alice, product):
@@ -466,36 +466,225 @@ def test_the_docs_pages_load_their_scripts_locally(db, name):
 # --- Schemathesis: generated requests against the live schema find no server error --------------
 
 
-@pytest.mark.django_db(transaction=True)
-def test_schemathesis_finds_no_server_errors(alice, bobs, settings):
+def _schema(settings):
     import schemathesis
     from django.core.wsgi import get_wsgi_application
-    from hypothesis import HealthCheck, given
-    from hypothesis import settings as hypothesis_settings
 
     settings.ALLOWED_HOSTS = ["*"]
     settings.DEBUG_PROPAGATE_EXCEPTIONS = False
-    app = get_wsgi_application()
-    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", app)
+    return schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_schemathesis_finds_no_server_errors(alice, bobs, settings):
+    """Each operation with data that fits the schema, and with data that does not (negative mode)."""
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hypothesis_settings
+    from schemathesis import GenerationMode
+
+    schema = _schema(settings)
     headers = {"Authorization": f"Token {Token.objects.get_or_create(user=alice)[0].key}"}
     failures, statuses = [], set()
 
-    def fuzz(operation) -> None:
-        @given(case=operation.as_strategy())
-        @hypothesis_settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def fuzz(operation, mode) -> None:
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @hypothesis_settings(max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def check(case):
             response = case.call(headers=headers)
             statuses.add(response.status_code)
             if response.status_code >= 500:
-                failures.append(f"{operation.method.upper()} {operation.path}: {response.status_code}")
+                failures.append(f"{operation.method.upper()} {operation.path} ({mode}): {response.status_code}")
 
         check()
 
     operations = [result.ok() for result in schema.get_all_operations()]
     for operation in operations:
-        fuzz(operation)
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            fuzz(operation, mode)
 
     assert len(operations) >= 12
     # The requests really ran: some succeeded, some were refused with a 4xx.
     assert 200 in statuses and statuses & {400, 404}
     assert failures == []
+
+
+@pytest.mark.parametrize("role", ["rep", "manager"])
+@pytest.mark.django_db(transaction=True)
+def test_stateful_sequences_find_no_server_errors(alice, mary, bobs, settings, role):
+    """Sequences of calls that feed each other (a customer created, then read, then sold to), as
+    schemathesis infers them from the schema: what one write leaves behind is the next call's input."""
+    from hypothesis import HealthCheck
+    from hypothesis import settings as hypothesis_settings
+
+    user = {"rep": alice, "manager": mary}[role]
+    headers = {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
+    calls: list[tuple[str, int]] = []
+
+    machine = _schema(settings).as_state_machine()
+    linked = [label for label, entry in machine._transitions.operations.items() if entry.incoming]
+
+    class Sequences(machine):
+        def get_call_kwargs(self, case):
+            return {"headers": headers}
+
+        def validate_response(self, response, case, **kwargs):
+            calls.append((case.operation.label, response.status_code))
+            assert response.status_code < 500, f"{case.operation.label}: {response.status_code}"
+
+    Sequences.run(
+        settings=hypothesis_settings(
+            max_examples=12,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+
+    print(f"{len(calls)} stateful calls as the {role}; operations fed by another: {sorted(linked)}")
+    assert "GET /api/customers/{id}/" in linked  # links inferred from the schema: real sequences
+    assert any(status < 300 for _, status in calls)
+    assert {label.split()[0] for label, _ in calls} >= {"GET", "POST"}
+
+
+# --- Hostile input: a 400 naming the field, never a 500 (issue 14) --------------------------------
+
+
+def test_a_sale_without_an_amount_is_recorded_at_zero(alice, product):
+    """The schema says amount is optional (default 0); posting without it used to be a 500."""
+    sale = _sale(CustomerFactory(owner=alice))
+    del sale["amount"]
+
+    response = _client(alice).post("/api/purchases/", sale, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["amount"] == "0.00"
+
+
+def test_the_schema_and_the_serializer_agree_on_what_a_sale_requires(db):
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    purchase = schema["components"]["schemas"]["Purchase"]
+    writable_required = {
+        name for name in purchase["required"] if not purchase["properties"][name].get("readOnly", False)
+    }
+
+    assert writable_required == {"customer", "product", "ordered_at"}
+    assert purchase["properties"]["amount"]["default"] == "0.00"
+
+
+@pytest.mark.parametrize("field", ["ordered_at", "delivered_at", "renewal_date"])
+@pytest.mark.parametrize("day", ["9999-06-01", "9999-12-31", "1999-12-31"])
+def test_a_date_outside_the_window_is_a_400_naming_the_field(alice, product, field, day):
+    """Year 9999 used to pass as a real sale and overflow the scheduling (a 500)."""
+    sale = _sale(CustomerFactory(owner=alice), ordered_at="2026-03-01") | {field: day}
+    if field == "ordered_at":
+        sale["delivered_at"] = None
+
+    response = _client(alice).post("/api/purchases/", sale, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+    assert response.json()[field][0].startswith(f"{field}: use a date from 2000-01-01 to ")
+    assert not Purchase.objects.exists()
+
+
+@pytest.mark.parametrize("amount", ["-1", "10000000000", "1e400", 10**30])
+def test_an_amount_out_of_range_is_a_400_naming_the_field(alice, product, amount):
+    response = _client(alice).post("/api/purchases/", _sale(CustomerFactory(owner=alice), amount=amount), format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"amount": ["amount: use an amount from 0 to 9,999,999,999.99."]}
+
+
+def test_a_currency_that_is_not_iso_4217_is_a_400(alice, product):
+    sale = _sale(CustomerFactory(owner=alice), currency="XYZ")
+
+    response = _client(alice).post("/api/purchases/", sale, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["currency"]
+
+
+@pytest.mark.parametrize("url", ["/api/purchases/", "/api/customers/", "/api/token/"])
+def test_a_body_nested_50000_deep_is_a_400_before_it_is_parsed(alice, url):
+    """Python's JSON parser recursed into it and ended in a RecursionError: a 500, even without a login."""
+    client = _client(alice) if url != "/api/token/" else APIClient()
+    body = "[" * 50_000 + "]" * 50_000
+
+    response = client.generic("POST", url, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["The body is nested more than 32 levels deep."]}
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(alice):
+    name = "[" * 100 + '{"x": "]]"}'
+
+    response = _client(alice).post("/api/customers/", {"name": name}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["name"] == name
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [('{"name": "Ana \\ud800"}', "name"), ('{"name": "Ana", "company": "\\u0000"}', "company")],
+)
+def test_text_no_database_can_store_is_a_400_naming_the_field(alice, body, field):
+    """A lone surrogate cannot be encoded for PostgreSQL; a NUL cannot be stored in a text column."""
+    response = _client(alice).generic("POST", "/api/customers/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+
+
+@pytest.mark.parametrize("body", ['{"amount": NaN}', '{"amount": Infinity}', '{"amount": 1e999}', "{", "[]", "7"])
+def test_a_body_that_is_not_a_json_object_gets_the_one_error_shape(alice, body):
+    response = _client(alice).generic("POST", "/api/purchases/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert list(response.json()) in (["non_field_errors"], ["customer", "product", "ordered_at"])
+    assert all(isinstance(messages, list) for messages in response.json().values())
+
+
+def test_a_body_larger_than_the_upload_limit_is_a_413(alice, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = _client(alice).generic("POST", "/api/customers/", '{"name": "' + "a" * 2000 + '"}', "application/json")
+
+    assert response.status_code == 413
+
+
+def test_a_username_longer_than_the_lockout_column_is_refused_not_a_500(alice):
+    """Axes recorded the typed username in a varchar(255): 20,000 characters ended in a database error."""
+    response = APIClient().post("/api/token/", {"username": "a" * 20_000, "password": "x"}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["non_field_errors"]
+
+
+def test_a_filter_date_outside_the_window_is_a_400_naming_the_parameter(alice):
+    response = _client(alice).get("/api/touchpoints/", {"due_before": "9999-12-31"})
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["due_before"]
+
+
+def test_an_idempotency_key_with_control_characters_is_a_400(alice, product):
+    response = _client(alice).post(
+        "/api/purchases/", _sale(CustomerFactory(owner=alice)), format="json", HTTP_IDEMPOTENCY_KEY="k\x00"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["Idempotency-Key"]
+    assert not Purchase.objects.exists()
+
+
+def test_the_delivery_log_answers_with_a_format_suffix(mary):
+    """/api/webhooks/{id}/deliveries.json was routed to an action that did not take ``format``: a 500."""
+    hook = Webhook.objects.create(url="https://example.com/h", events=["purchase.recorded"], secret="whsec_x")
+
+    response = _client(mary).get(f"/api/webhooks/{hook.pk}/deliveries.json")
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 0

@@ -253,3 +253,18 @@ def test_drill_down_filters_of_the_customer_list_ignore_bad_values(mary_client, 
     assert response.status_code == 200
     assert {customer.name for customer in response.context["customers"]} == {"Anyone"}
     assert response.context["drilldown"] == ""
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["answered=9999-12", "invited=9999-12", "flagged_on=9999-12-31", "answered=1999-12", "invited=0000-01"],
+)
+def test_drill_downs_outside_the_date_window_are_dropped_not_a_500(mary_client, alice, query):
+    """The month after December 9999, and the day after 31 December 9999, overflowed: a 500 for anyone."""
+    CustomerFactory(owner=alice, name="Anyone")
+
+    response = mary_client.get(reverse("customers:list") + "?" + query)
+
+    assert response.status_code == 200
+    assert {customer.name for customer in response.context["customers"]} == {"Anyone"}
+    assert response.context["drilldown"] == ""

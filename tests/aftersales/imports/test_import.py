@@ -398,3 +398,100 @@ def test_a_file_naming_a_merged_customer_lands_its_sales_on_the_customer_it_was_
     assert (result["new_customers"], result["updated_customers"], result["new_purchases"]) == (0, 0, 1)
     assert set(survivor.purchases.values_list("external_ref", flat=True)) == {"O1", "O9"}
     assert Customer.objects.get(external_ref="C1").name.startswith("Merged into customer #")
+
+
+# --- Hostile files: a row and column error, or a message; never a 500 (issue 14) ---------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "column"),
+    [
+        ("Order date", "9999-06-01"),
+        ("Order date", "31/12/9999"),
+        ("Order date", "1999-12-31"),
+        ("Order date", "99999"),  # an Excel serial number: 14 October 2173
+        ("Delivery date", "9999-12-31"),
+    ],
+    ids=lambda value: value,
+)
+def test_a_date_outside_the_window_is_a_row_and_column_error(alice, product, cell, column):
+    """Year 9999 passed "Check the file" and then failed at commit with the raw exception on the page."""
+    row = _good_row(1).split(";")
+    row[HEADER.split(";").index(cell)] = column
+    if cell == "Order date":
+        row[HEADER.split(";").index("Delivery date")] = ""
+
+    errors = _preview(_csv(HEADER, ";".join(row))).errors
+
+    assert errors == [{"row": 2, "column": cell, "message": f"{cell}: use a date from 2000-01-01 to 2046-03-02."}]
+
+
+def test_the_last_date_of_the_window_passes_the_preview_and_commits(alice, mary, product):
+    row = _good_row(1).replace("2026-03-01;02/03/2026", "2046-03-02;")
+    preview = _preview(_csv(HEADER, row))
+
+    assert preview.errors == []
+    assert import_commit(preview=preview, by=mary)["checkups_scheduled"] == 2
+
+
+@pytest.mark.parametrize(
+    ("total", "currency", "column", "message"),
+    [
+        ("10000000000", "EUR", "Total", "Total: use an amount from 0 to 9,999,999,999.99."),
+        ("9" * 40, "EUR", "Total", "Total: use an amount from 0 to 9,999,999,999.99."),
+        ("10", "XYZ", "Currency", "Currency: use a three-letter currency code (ISO 4217), such as EUR."),
+    ],
+)
+def test_amounts_and_currencies_follow_the_same_rule_as_the_form(alice, product, total, currency, column, message):
+    row = _good_row(1).replace("1.234,50;eur", f"{total};{currency}")
+
+    assert _preview(_csv(HEADER, row)).errors == [{"row": 2, "column": column, "message": message}]
+
+
+def test_a_null_character_in_a_cell_is_a_row_and_column_error(db):
+    """A cell of a workbook can hold one (OOXML's _x0000_ escape); the database cannot."""
+    from aftersales.imports.reading import Table
+
+    table = Table(["Customer ID", "Customer name"], [(2, ["C1", "Ana\x00"])])
+
+    assert preview_table(table, guess_mapping(table.header)).errors == [
+        {
+            "row": 2,
+            "column": "Customer name",
+            "message": "Customer name: the text contains a null character or a broken one; retype it.",
+        },
+        {"row": 2, "column": "Customer name", "message": "The customer name is empty."},
+    ]
+
+
+def test_a_blank_delivery_cell_cannot_leave_a_recorded_delivery_before_the_new_order_date(alice, product):
+    """The commit keeps the recorded delivery for a blank cell: it must still follow the order, or the
+    database refuses the row at commit, after the preview said the file was fine."""
+    import_commit(preview=_preview(_csv(HEADER, _good_row(1))), by=alice)  # delivered 02/03/2026
+    later = _good_row(1).replace("2026-03-01;02/03/2026", "2026-04-01;")
+
+    errors = _preview(_csv(HEADER, later)).errors
+
+    assert [(error["row"], error["column"]) for error in errors] == [(2, "Order date")]
+    assert "delivered on 2026-03-02" in errors[0]["message"]
+
+
+def test_a_commit_that_fails_shows_no_exception_text(alice, mary, product, _var_dir, monkeypatch):
+    """What went wrong is in the log for the administrator; the page says that it failed, not the SQL."""
+    from aftersales.imports import jobs
+
+    path = jobs.imports_dir() / "sales.csv"
+    path.write_bytes(_csv(HEADER, _good_row(1)))
+    job = ImportJob.objects.create(created_by=mary, filename="sales.csv", path=str(path), mapping=guess_mapping(
+        HEADER.split(";")), status=ImportJob.Status.QUEUED)  # fmt: skip
+
+    def broken(**kwargs):
+        raise RuntimeError('duplicate key value violates unique constraint "secret_index"')
+
+    monkeypatch.setattr(jobs, "import_commit", broken)
+    jobs.import_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED
+    assert "secret_index" not in job.last_error
+    assert job.last_error == "an unexpected error, logged for the administrator."

@@ -187,6 +187,18 @@ def test_reassign_ignores_an_offsite_next(mary_client, alice, bob):
     assert response["Location"] == reverse("risk:list")
 
 
+@pytest.mark.parametrize("next_url", ["-1", "home", "' OR '1'='1' --"])
+def test_reassign_ignores_a_next_that_is_no_path(mary_client, alice, bob, next_url):
+    """``redirect("-1")`` looked for a view named "-1" and raised NoReverseMatch: a 500."""
+    customer = _flagged(alice)
+
+    response = mary_client.post(
+        reverse("risk:reassign"), {"customer": [customer.pk], "to_rep": bob.pk, "next": next_url}
+    )
+
+    assert response["Location"] == reverse("risk:list")
+
+
 # --- Snooze --------------------------------------------------------------------------------------
 
 
