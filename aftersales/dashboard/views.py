@@ -261,7 +261,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "at_risk_count": head["at_risk_count"],
             "flags_by_reason": [(label, count) for label, count, _ in flags],
             "flag_rows": flags,
-            "open_flag_count": sum(count for _, count, _ in flags),
             "overdue_count": head["overdue_count"],
             "nps": NpsSummary(**head["nps"]),
             "nps_window_days": data["nps_window_days"],
