@@ -11,8 +11,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from aftersales.core.roles import REPS
+from aftersales.core.roles import MANAGERS, REPS
 from aftersales.customer_pages.selectors import sort_choices
+from aftersales.risk.scorecards import DEFAULT_PERIOD, PERIODS
 from aftersales.risk.selectors import RISK_DEFAULT_SORT, RiskFilters
 from customers.models import FlagReason, HealthBand, Language
 from customers.services import RESOLUTION_MAX_LENGTH, SNOOZE_MAX_DAYS, WEIGHT_RANGE
@@ -24,6 +25,39 @@ def rep_choices() -> list[tuple[int, str]]:
     """Active reps by name (one query): the owners a customer can be given to, and the rep filter."""
     reps = get_user_model().objects.filter(groups__name=REPS, is_active=True).order_by("first_name", "last_name", "pk")
     return [(user.pk, user.get_full_name() or user.get_username()) for user in reps]
+
+
+def scorecard_rep_choices() -> list[tuple[int, str]]:
+    """Active reps and managers by name (one query): whose scorecard a manager may pick."""
+    people = (
+        get_user_model()
+        .objects.filter(groups__name__in=[REPS, MANAGERS], is_active=True)
+        .distinct()
+        .order_by("first_name", "last_name", "pk")
+    )
+    return [(user.pk, user.get_full_name() or user.get_username()) for user in people]
+
+
+class ScorecardForm(forms.Form):
+    """The scorecard's query string: the period, and for managers another rep. Bad values are dropped."""
+
+    period = forms.ChoiceField(required=False, choices=list(PERIODS.items()), label=_("Period"), widget=SELECT)
+    rep = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=_("Rep"), widget=SELECT)
+
+    def __init__(self, *args, reps: list | None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if reps is None:  # a rep sees only their own scorecard: no picker
+            del self.fields["rep"]
+        else:
+            cast(forms.ChoiceField, self.fields["rep"]).choices = reps
+
+    def chosen_period(self) -> str:
+        self.is_valid()
+        return self.cleaned_data.get("period") or DEFAULT_PERIOD
+
+    def picked_rep(self) -> int | None:
+        self.is_valid()
+        return self.cleaned_data.get("rep")
 
 
 class RiskFilterForm(forms.Form):

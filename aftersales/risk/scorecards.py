@@ -1,8 +1,9 @@
 """A rep's scorecard: the dashboard's figures for one rep's book, each an aggregate in SQL.
 
 Nine queries whatever the data size (one per figure group); nothing is
-loaded row by row. The window is the last ``SCORECARD_DAYS`` days, like the
-dashboard's headline NPS.
+loaded row by row. The window is a period: the last 30, 90 or 365 days, or the
+current calendar quarter so far; the default (``DEFAULT_PERIOD``) is the
+dashboard's completion window, so the two pages agree on a rep's figures.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 
 from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from aftersales.core.roles import Actor
 from customers.models import HEALTH_BAND_RANGES, Customer
@@ -22,6 +25,24 @@ from touchpoints.selectors import COMPLETION_WINDOW_DAYS, Completion, completion
 
 SCORECARD_DAYS = COMPLETION_WINDOW_DAYS
 
+# ``?period=`` values and how the page names them; days counted back from now, or the quarter so far.
+PERIODS: dict[str, Promise] = {
+    "30": _("the last 30 days"),
+    "90": _("the last 90 days"),
+    "365": _("the last 365 days"),
+    "quarter": _("this quarter"),
+}
+DEFAULT_PERIOD = str(SCORECARD_DAYS)
+
+
+def period_start(period: str, now: dt.datetime) -> dt.datetime:
+    """When ``period`` began: ``now`` minus its days, or midnight on the first day of the local quarter."""
+    if period == "quarter":
+        local = timezone.localtime(now)
+        first_month = 3 * ((local.month - 1) // 3) + 1
+        return local.replace(month=first_month, day=1, hour=0, minute=0, second=0, microsecond=0)
+    return now - dt.timedelta(days=int(period))
+
 
 def _percent(part: int, whole: int) -> int | None:
     return round(100 * part / whole) if whole else None
@@ -30,12 +51,14 @@ def _percent(part: int, whole: int) -> int | None:
 @dataclass(frozen=True)
 class Scorecard:
     rep: object
+    period: str
     since: dt.datetime
     customers: int
     at_risk: int
     bands: dict[str, int]
     unscored: int
     overdue: int
+    overdue_customers: int  # the customers those overdue check-ups are for (what the customer list counts)
     due: int
     done: int
     missed: int
@@ -65,11 +88,15 @@ class Scorecard:
     def response_rate(self) -> int | None:
         return _percent(self.invitations_answered, self.invitations_sent)
 
+    @property
+    def period_label(self) -> Promise:
+        return PERIODS[self.period]
 
-def rep_scorecard(rep: Actor, *, now: dt.datetime | None = None) -> Scorecard:
 
+def rep_scorecard(rep: Actor, *, period: str = DEFAULT_PERIOD, now: dt.datetime | None = None) -> Scorecard:
+    """``rep``'s figures over ``period`` (a key of ``PERIODS``); the book and its flags as of ``now``."""
     now = now or timezone.now()
-    since = now - dt.timedelta(days=SCORECARD_DAYS)
+    since = period_start(period, now)
     book = Customer.objects.not_merged().filter(owner=rep).order_by()
     band_counts = {
         band: Count("pk", filter=Q(health_score__gte=low, health_score__lte=high))
@@ -84,7 +111,8 @@ def rep_scorecard(rep: Actor, *, now: dt.datetime | None = None) -> Scorecard:
     assigned = TouchPoint.objects.filter(assignee=rep).order_by()
     checkups = assigned.aggregate(
         overdue=Count("pk", filter=overdue_q(now)),
-        **completion_counts(now - dt.timedelta(days=COMPLETION_WINDOW_DAYS), now),
+        overdue_customers=Count("customer", filter=overdue_q(now), distinct=True),
+        **completion_counts(since, now),
         missed=Count("pk", filter=Q(status=Status.MISSED, due_at__gte=since, due_at__lt=now)),
     )
     answers = SurveyResponse.objects.filter(customer__owner=rep, submitted_at__gte=since).order_by()
@@ -104,12 +132,14 @@ def rep_scorecard(rep: Actor, *, now: dt.datetime | None = None) -> Scorecard:
     )
     return Scorecard(
         rep=rep,
+        period=period,
         since=since,
         customers=counts["customers"],
         at_risk=counts["at_risk"],
         bands={band: counts[band] for band in HEALTH_BAND_RANGES},
         unscored=counts["unscored"],
         overdue=checkups["overdue"],
+        overdue_customers=checkups["overdue_customers"],
         due=checkups["due"],
         done=checkups["done"],
         missed=checkups["missed"],

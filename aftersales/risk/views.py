@@ -18,6 +18,8 @@ URL contract (other pages, e.g. the dashboard's charts, link here with these):
   the form opens in the flag's slot (``#resolve-flag-<id>``), ``?close=1`` empties it.
 * ``/risk/weights/`` (``risk:weights``, managers) — the health-score weights.
 * ``/reps/<id>/scorecard/`` (``rep_scorecard``) — one rep's figures; a rep only their own.
+  ``period=30|90|365|quarter`` (default 90, the dashboard's window); managers may pass
+  ``rep=<user id>`` (the picker) and are sent to that rep's scorecard.
 
 Reps see only their own customers everywhere (``Customer.objects.owned_by``).
 """
@@ -50,8 +52,10 @@ from aftersales.risk.forms import (
     ReassignForm,
     ResolveForm,
     RiskFilterForm,
+    ScorecardForm,
     SnoozeForm,
     rep_choices,
+    scorecard_rep_choices,
     selected_ids,
 )
 from aftersales.risk.scorecards import rep_scorecard
@@ -238,9 +242,23 @@ def health_weights_view(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_safe
 def rep_scorecard_view(request: AuthenticatedRequest, rep_pk: int) -> HttpResponse:
-    """One rep's figures. A rep opens only their own (another rep's: 404, as for their customers)."""
+    """One rep's figures over a period. A rep opens only their own (another rep's: 404, as for their customers);
+    a manager picks any active rep or manager."""
+    manager = is_manager(request.user)
     users = get_user_model().objects.all()
-    if not is_manager(request.user):
+    if not manager:
         users = users.filter(pk=request.user.pk)
     rep = get_object_or_404(users, pk=rep_pk)
-    return render(request, "risk/scorecard.html", {"card": rep_scorecard(rep), "rep": rep})
+    reps = scorecard_rep_choices() if manager else None
+    asked = ScorecardForm(request.GET, reps=reps)
+    period = asked.chosen_period()
+    picked = asked.picked_rep()
+    if picked is not None and picked != rep.pk:
+        return redirect(f"{reverse('rep_scorecard', args=[picked])}?period={period}")
+    # Shown as it applies (an invalid value replaced by the default), not as it was typed.
+    form = ScorecardForm(initial={"period": period, "rep": rep.pk}, reps=reps)
+    return render(
+        request,
+        "risk/scorecard.html",
+        {"card": rep_scorecard(rep, period=period), "rep": rep, "form": form, "manager": manager},
+    )
