@@ -67,6 +67,9 @@ class CustomerFilters:
     answered: str = ""  # "YYYY-MM": answered a survey that month …
     nps: str = ""  # … optionally as a "promoter", "passive" or "detractor"
     invited: str = ""  # "YYYY-MM": sent a survey invitation that month
+    # Drill-downs from a rep's scorecard, whose periods are not months (aftersales/risk/scorecards.py).
+    answered_since: datetime | None = None  # answered a survey at or after this instant (``nps`` applies too)
+    invited_since: datetime | None = None  # sent a survey invitation at or after this instant
     overdue: bool = False  # has a scheduled check-up past its due time …
     overdue_for: int | None = None  # … assigned to this user (served by touchpoint_myday_idx)
     flagged_on: date | None = None  # had an open risk flag at the end of that day
@@ -116,15 +119,23 @@ def month_range(month: str) -> tuple[datetime, datetime]:
 
 def _drilldown(customers: CustomerQuerySet, filters: CustomerFilters, now: datetime) -> CustomerQuerySet:
     """The dashboard's "customers behind this number", each an EXISTS so nobody is listed twice."""
-    if filters.answered:
-        start, end = month_range(filters.answered)
-        answers = SurveyResponse.objects.filter(customer=OuterRef("pk"), submitted_at__gte=start, submitted_at__lt=end)
+    if filters.answered or filters.answered_since:
+        answers = SurveyResponse.objects.filter(customer=OuterRef("pk"))
+        if filters.answered:
+            start, end = month_range(filters.answered)
+            answers = answers.filter(submitted_at__gte=start, submitted_at__lt=end)
+        if filters.answered_since:
+            answers = answers.filter(submitted_at__gte=filters.answered_since)
         if filters.nps in NPS_SEGMENTS:
             answers = answers.filter(NPS_SEGMENTS[filters.nps])
         customers = customers.filter(Exists(answers))
-    if filters.invited:
-        start, end = month_range(filters.invited)
-        invitations = SurveyInvitation.objects.filter(customer=OuterRef("pk"), sent_at__gte=start, sent_at__lt=end)
+    if filters.invited or filters.invited_since:
+        invitations = SurveyInvitation.objects.filter(customer=OuterRef("pk"))
+        if filters.invited:
+            start, end = month_range(filters.invited)
+            invitations = invitations.filter(sent_at__gte=start, sent_at__lt=end)
+        if filters.invited_since:
+            invitations = invitations.filter(sent_at__gte=filters.invited_since)
         customers = customers.filter(Exists(invitations))
     if filters.overdue or filters.overdue_for is not None:
         overdue = TouchPoint.objects.overdue(now)

@@ -71,6 +71,9 @@ class CustomerFilterForm(forms.Form):
     answered = MonthField(required=False)
     nps = forms.ChoiceField(required=False, choices=[("", ""), *((key, key) for key in NPS_SEGMENTS)])
     invited = MonthField(required=False)
+    # From a rep's scorecard: an ISO 8601 instant (its period's start), inside the input window.
+    answered_since = forms.DateTimeField(required=False, validators=[inputs.DateWindowValidator("answered_since")])
+    invited_since = forms.DateTimeField(required=False, validators=[inputs.DateWindowValidator("invited_since")])
     overdue = forms.BooleanField(required=False)
     overdue_for = forms.IntegerField(required=False, min_value=1)
     flagged_on = forms.DateField(
@@ -98,6 +101,8 @@ class CustomerFilterForm(forms.Form):
             answered=data.get("answered") or "",
             nps=data.get("nps") or "",
             invited=data.get("invited") or "",
+            answered_since=data.get("answered_since"),
+            invited_since=data.get("invited_since"),
             overdue=bool(data.get("overdue")),
             overdue_for=data.get("overdue_for"),
             flagged_on=data.get("flagged_on"),
@@ -121,6 +126,10 @@ def _drilldown_text(filters: CustomerFilters) -> str:
         parts.append(f"answered a survey in {filters.answered}" + (f" as a {filters.nps}" if filters.nps else ""))
     if filters.invited:
         parts.append(f"were invited to a survey in {filters.invited}")
+    if filters.answered_since:
+        parts.append(f"answered a survey since {timezone.localtime(filters.answered_since):%Y-%m-%d %H:%M}")
+    if filters.invited_since:
+        parts.append(f"were invited to a survey since {timezone.localtime(filters.invited_since):%Y-%m-%d %H:%M}")
     if filters.overdue or filters.overdue_for:
         parts.append("have an overdue check-up" + (" assigned to the chosen rep" if filters.overdue_for else ""))
     if filters.flagged_on:
@@ -150,7 +159,17 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         count_cap=COUNT_CAP,
     )
     sort_key = filters.sort.removeprefix("-")
-    drilldown = any((filters.answered, filters.invited, filters.overdue, filters.overdue_for, filters.flagged_on))
+    drilldown = any(
+        (
+            filters.answered,
+            filters.invited,
+            filters.answered_since,
+            filters.invited_since,
+            filters.overdue,
+            filters.overdue_for,
+            filters.flagged_on,
+        )
+    )
     # beyond the search box
     narrowed = any((filters.owner_id, filters.product_id, filters.band, filters.quiet)) or drilldown
     return render(

@@ -66,8 +66,10 @@ class Scorecard:
     promoters: int
     detractors: int
     csat_average: float | None
+    answered_customers: int  # the customers behind the answers (what the customer list counts)
     invitations_sent: int
     invitations_answered: int
+    invited_customers: int
     loops_closed: int
     loops_open: int
     loop_median_hours: float | None
@@ -91,6 +93,11 @@ class Scorecard:
     @property
     def period_label(self) -> Promise:
         return PERIODS[self.period]
+
+    @property
+    def since_param(self) -> str:
+        """The period's start as the customer list's ``answered_since`` / ``invited_since`` take it."""
+        return self.since.astimezone(dt.UTC).isoformat()
 
 
 def rep_scorecard(rep: Actor, *, period: str = DEFAULT_PERIOD, now: dt.datetime | None = None) -> Scorecard:
@@ -121,9 +128,12 @@ def rep_scorecard(rep: Actor, *, period: str = DEFAULT_PERIOD, now: dt.datetime 
         promoters=Count("pk", filter=PROMOTERS),
         detractors=Count("pk", filter=DETRACTORS),
         csat_average=Avg("csat"),
+        answered_customers=Count("customer", distinct=True),
     )
     invitations = SurveyInvitation.objects.filter(customer__owner=rep, sent_at__gte=since).aggregate(
-        sent=Count("pk"), answered=Count("pk", filter=Q(responded_at__isnull=False))
+        sent=Count("pk"),
+        answered=Count("pk", filter=Q(responded_at__isnull=False)),
+        customers=Count("customer", distinct=True),
     )
     loops = SurveyResponse.objects.filter(customer__owner=rep, loop_opened_at__gte=since).order_by()
     loop_counts = loops.aggregate(
@@ -147,8 +157,10 @@ def rep_scorecard(rep: Actor, *, period: str = DEFAULT_PERIOD, now: dt.datetime 
         promoters=survey["promoters"],
         detractors=survey["detractors"],
         csat_average=round(survey["csat_average"], 1) if survey["csat_average"] is not None else None,
+        answered_customers=survey["answered_customers"],
         invitations_sent=invitations["sent"],
         invitations_answered=invitations["answered"],
+        invited_customers=invitations["customers"],
         loops_closed=loop_counts["closed"],
         loops_open=loop_counts["open"],
         loop_median_hours=_median_loop_hours(loops, loop_counts["closed"]),

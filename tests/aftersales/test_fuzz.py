@@ -81,6 +81,7 @@ API_HOSTILE = ["9999-12-31", "99999999999999999999999999", "-1", "' OR '1'='1' -
 # Every query-string name the views read, and the admin's own.
 QUERY_NAMES = [
     "q", "page", "page_size", "sort", "owner", "product", "band", "quiet", "answered", "nps", "invited",
+    "answered_since", "invited_since", "period",
     "overdue", "overdue_for", "flagged_on", "rep", "reason", "language", "days", "score", "next", "close",
     "customer", "status", "due_before", "due_after", "detractor", "open", "external_ref", "format", "token",
     "o", "p", "e", "all", "_to_field", "_popup", "_changelist_filters",

@@ -10,7 +10,13 @@ from django.urls import reverse
 from aftersales.customer_pages import views
 from aftersales.customer_pages.selectors import CustomerFilters, customer_search
 from tests.aftersales.customer_pages.test_customer_pages import DAY, NOW, _queries, _text
-from tests.factories import CustomerFactory, ProductFactory, PurchaseFactory, RiskFlagFactory
+from tests.factories import (
+    CustomerFactory,
+    ProductFactory,
+    PurchaseFactory,
+    RiskFlagFactory,
+    SurveyResponseFactory,
+)
 
 
 @pytest.fixture
@@ -232,3 +238,35 @@ def test_search_and_sort_indexes_match_the_queries_django_writes(alice, mary):
     assert "customer_company_trgm_idx" in plan(search) and "customer_email_trgm_idx" in plan(search)
     for sort, index in [("-health", "customer_health_sort_idx"), ("last_contact", "customer_last_contact_sort_idx")]:
         assert index in plan(customer_search(user=mary, filters=CustomerFilters(sort=sort))[:25]), sort
+
+
+# --- Drill-downs from a rep's scorecard: answered / invited since an instant -------------------
+
+
+def test_answered_since_and_invited_since_list_the_customers_from_that_instant_on(mary_client, alice, frozen_now):
+    recent, early, never = (CustomerFactory(owner=alice, name=name) for name in ("Recent", "Early", "Never"))
+    SurveyResponseFactory(invitation__customer=recent, invitation__sent_at=NOW - 3 * DAY, submitted_at=NOW - 2 * DAY)
+    SurveyResponseFactory(invitation__customer=early, invitation__sent_at=NOW - 40 * DAY, submitted_at=NOW - 39 * DAY)
+    since = (NOW - 10 * DAY).isoformat()
+
+    answered = mary_client.get(reverse("customers:list"), {"answered_since": since})
+    invited = mary_client.get(reverse("customers:list"), {"invited_since": since})
+    just_after = mary_client.get(reverse("customers:list"), {"answered_since": (NOW - 2 * DAY).isoformat()})
+
+    assert _names(answered) == _names(invited) == _names(just_after) == ["Recent"]  # the instant itself counts
+    assert "Customers who answered a survey since 2025-03-02 10:00." in _text(answered)
+    assert "Customers who were invited to a survey since 2025-03-02 10:00." in _text(invited)
+    assert never.name not in _names(mary_client.get(reverse("customers:list"), {"invited_since": since}))
+
+
+@pytest.mark.parametrize(
+    "query", ["answered_since=yesterday", "invited_since=9999-12-31T23:59:59Z", "answered_since=1999-12-31T00:00Z"]
+)
+def test_since_drill_downs_with_bad_values_are_dropped(mary_client, alice, query):
+    CustomerFactory(owner=alice, name="Anyone")
+
+    response = mary_client.get(reverse("customers:list") + "?" + query)
+
+    assert response.status_code == 200
+    assert _names(response) == ["Anyone"]
+    assert response.context["drilldown"] == ""

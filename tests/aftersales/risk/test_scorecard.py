@@ -153,7 +153,8 @@ LINK = re.compile(r'<a [^>]*href="([^"]+)"[^>]*>(?:<span[^>]*>)?(\d+)')
 
 @pytest.mark.parametrize("as_manager", [True, False], ids=["manager", "rep"])
 def test_every_number_opens_a_list_with_as_many_rows(client, mary, alice, bob, as_manager):
-    """Customers, at risk, each health band and the customers with overdue check-ups: each link's rows = its number."""
+    """Customers, at risk, each health band, the customers with overdue check-ups, who answered and who was invited
+    in the period: each link's rows = its number."""
     red, yellow, green, _unscored = (CustomerFactory(owner=alice, health_score=s) for s in (20, 60, 90, None))
     RiskFlagFactory(customer=red, reason=FlagReason.DETRACTOR)
     RiskFlagFactory(customer=red, reason=FlagReason.GONE_QUIET)  # two flags, one customer
@@ -163,9 +164,18 @@ def test_every_number_opens_a_list_with_as_many_rows(client, mary, alice, bob, a
     TouchPointFactory(customer=red, due_at=NOW - DAY)  # two overdue check-ups, one customer
     TouchPointFactory(customer=green, due_at=NOW - 2 * DAY)
     TouchPointFactory(customer=yellow, due_at=NOW + DAY)  # not due yet
+    for customer, days in ((red, 5), (red, 40), (green, 60), (yellow, 100)):  # yellow's answer is before the period
+        SurveyResponseFactory(
+            invitation__customer=customer,
+            invitation__sent_at=NOW - (days + 1) * DAY,
+            submitted_at=NOW - days * DAY,
+            nps=9,
+        )
+    SurveyInvitationFactory(customer=red, sent_at=NOW - 2 * DAY)  # not answered yet
     other = CustomerFactory(owner=bob, health_score=20)  # Bob's book stays out of every count
     RiskFlagFactory(customer=other)
     TouchPointFactory(customer=other, due_at=NOW - DAY)
+    SurveyResponseFactory(invitation__customer=other, invitation__sent_at=NOW - 3 * DAY, submitted_at=NOW - DAY)
     client.force_login(mary if as_manager else alice)
 
     response = client.get(reverse("rep_scorecard", args=[alice.pk]))
@@ -173,7 +183,9 @@ def test_every_number_opens_a_list_with_as_many_rows(client, mary, alice, bob, a
     links = LINK.findall(response.content.decode())
 
     assert (card.customers, card.at_risk, card.overdue, card.overdue_customers) == (4, 2, 3, 2)
-    assert sorted(int(number) for _, number in links) == sorted([4, 2, 2, 1, 1, 1])
+    assert (card.nps_responses, card.answered_customers) == (3, 2)  # two of the answers are red's
+    assert (card.invitations_sent, card.invited_customers) == (4, 2)
+    assert sorted(int(number) for _, number in links) == sorted([4, 2, 2, 2, 2, 1, 1, 1])
     for href, number in links:
         listed = client.get(html.unescape(href)).context["page_obj"].count
         assert listed == int(number), href
@@ -183,4 +195,23 @@ def test_a_zero_is_not_a_link(alice_client, alice):
     response = alice_client.get(reverse("rep_scorecard", args=[alice.pk]))
 
     assert LINK.findall(response.content.decode()) == []
-    assert "No customer with overdue check-ups" in response.content.decode()
+    page = response.content.decode()
+    assert "No customer with overdue check-ups" in page
+    assert "No customer answered" in page
+    assert "No customer invited" in page
+
+
+def test_the_scorecard_speaks_the_staff_members_language(alice_client, alice):
+    customer = CustomerFactory(owner=alice)
+    TouchPointFactory(customer=customer, due_at=NOW - DAY)
+    TouchPointFactory(customer=customer, due_at=NOW - 2 * DAY)
+
+    spanish = alice_client.get(reverse("rep_scorecard", args=[alice.pk]), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    russian = alice_client.get(
+        reverse("rep_scorecard", args=[alice.pk]), {"period": "quarter"}, HTTP_ACCEPT_LANGUAGE="ru"
+    ).content.decode()
+
+    assert "Resultados: Alice Archer, los últimos 90 días" in spanish
+    assert "1 cliente con seguimientos vencidos" in spanish
+    assert "Показатели: Alice Archer, этот квартал" in russian
+    assert "1 клиент с просроченными звонками" in russian
