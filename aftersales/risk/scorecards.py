@@ -1,6 +1,6 @@
 """A rep's scorecard: the dashboard's figures for one rep's book, each an aggregate in SQL.
 
-Nine queries whatever the data size (one per figure group); nothing is
+Six queries whatever the data size (one per figure group); nothing is
 loaded row by row. The window is a period: the last 30, 90 or 365 days, or the
 current calendar quarter so far; the default (``DEFAULT_PERIOD``) is the
 dashboard's completion window, so the two pages agree on a rep's figures.
