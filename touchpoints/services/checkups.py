@@ -50,6 +50,23 @@ from touchpoints.services.checks import (
 )
 
 
+def _follow_up(
+    touchpoint: TouchPoint, by: Actor, *, kind: str, channel: str, objective: str, due_at: dt.datetime
+) -> TouchPoint:
+    """A touch point that follows ``touchpoint``: same customer and purchase, for the customer's owner."""
+    return TouchPoint.objects.create(
+        customer=touchpoint.customer,
+        purchase=touchpoint.purchase,
+        assignee_id=touchpoint.customer.owner_id,
+        kind=kind,
+        channel=channel,
+        objective=objective,
+        due_at=due_at,
+        follows=touchpoint,
+        created_by=by,
+    )
+
+
 def _after_contact(
     *, touchpoint: TouchPoint, by: Actor, now: dt.datetime, notes: str, next_step_due: dt.date | None
 ) -> list[TouchPoint]:
@@ -61,32 +78,26 @@ def _after_contact(
     if touchpoint.next_step:
         assert next_step_due is not None  # Contact.checked refused a next step without its date
         created.append(
-            TouchPoint.objects.create(
-                customer=customer,
-                purchase=touchpoint.purchase,
-                assignee_id=customer.owner_id,
+            _follow_up(
+                touchpoint,
+                by,
                 kind=Kind.FOLLOW_UP,
                 channel=touchpoint.channel,
                 objective=touchpoint.next_step,
                 due_at=scheduling.due_at(next_step_due, customer.timezone),
-                follows=touchpoint,
-                created_by=by,
             )
         )
     if touchpoint.problem_reported:
         excerpt = " ".join(notes.split())[:200]
         created.append(
-            TouchPoint.objects.create(
-                customer=customer,
-                purchase=touchpoint.purchase,
-                assignee_id=customer.owner_id,
+            _follow_up(
+                touchpoint,
+                by,
                 kind=Kind.FOLLOW_UP,
                 channel=Channel.CALL,
                 objective="Follow up on the problem reported" + (f": {excerpt}" if excerpt else "."),
                 # Within one business day, on the customer's calendar.
                 due_at=scheduling.next_business_day(now, customer.timezone),
-                follows=touchpoint,
-                created_by=by,
             )
         )
         riskflag_raise(
@@ -98,17 +109,14 @@ def _after_contact(
     if touchpoint.kind == Kind.CLOSE_LOOP and touchpoint.outcome == Outcome.NO_ANSWER:
         # The loop stays open: its flags too, and the next try is on the rep's day.
         created.append(
-            TouchPoint.objects.create(
-                customer=customer,
-                purchase=touchpoint.purchase,
-                assignee_id=customer.owner_id,
+            _follow_up(
+                touchpoint,
+                by,
                 kind=Kind.CLOSE_LOOP,
                 channel=touchpoint.channel,
                 objective=touchpoint.objective,
                 # The next business day, on the customer's calendar, like the first call.
                 due_at=scheduling.next_business_day(now, customer.timezone),
-                follows=touchpoint,
-                created_by=by,
             )
         )
     return created
