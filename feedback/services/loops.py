@@ -49,7 +49,7 @@ from customers.services import FlagRaise, riskflags_raise_many
 from feedback.models import SurveyResponse
 from touchpoints import scheduling
 from touchpoints.careplan import email_subject
-from touchpoints.models import Status, TouchPoint
+from touchpoints.models import Kind, Outcome, Status, TouchPoint
 from touchpoints.services import CallBack, close_loop_calls_schedule
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,16 @@ def survey_loops_close() -> int:
     is a write of ``touchpoints``, which does not call up into this app: this
     job finds the answers whose call-back is done (a partial index holds the
     open ones) each time it runs.
+
+    A call-back nobody answered is tried again: touchpoints schedules the next
+    try, following it. The loop moves on to that try and stays open, so the
+    call-back time runs to the call that reached the customer.
     """
+    unanswered = TouchPoint.objects.filter(pk=OuterRef("followup_id"), status=Status.DONE, outcome=Outcome.NO_ANSWER)
+    retry = TouchPoint.objects.filter(follows_id=OuterRef("followup_id"), kind=Kind.CLOSE_LOOP).order_by("pk")
+    SurveyResponse.objects.filter(followup__isnull=False, loop_closed_at__isnull=True).filter(
+        Exists(unanswered), Exists(retry)
+    ).update(followup=Subquery(retry.values("pk")[:1]))
     done = TouchPoint.objects.filter(pk=OuterRef("followup_id"), status=Status.DONE)
     return (
         SurveyResponse.objects.filter(followup__isnull=False, loop_closed_at__isnull=True)

@@ -182,6 +182,29 @@ def test_completing_the_call_back_records_the_time_to_close_the_loop(alice, cust
     assert answer.loop_closed_at - answer.loop_opened_at == dt.timedelta(hours=70)
 
 
+def test_a_call_back_nobody_answered_keeps_the_loop_open_until_its_next_try_reaches_them(alice, customer):
+    """The no-answer call schedules the next try; the loop follows it and closes when that one reaches them."""
+    invitation, _ = invite(customer)
+    with time_machine.travel(FRIDAY, tick=False):
+        answer = survey_response_record(invitation=invitation, answer=Answer(nps=3))
+    worker_runs()
+    [first] = close_loops()
+
+    with time_machine.travel(FRIDAY + dt.timedelta(hours=70), tick=False):
+        touchpoint_complete(touchpoint=first, by=alice, outcome=Outcome.NO_ANSWER)
+    worker_runs(seconds=70 * 3600 + 30)
+    answer.refresh_from_db()
+    [retry] = TouchPoint.objects.filter(kind=Kind.CLOSE_LOOP, status=Status.SCHEDULED)
+    assert retry.follows == first and answer.followup == retry
+    assert answer.loop_closed_at is None, "nobody was reached: the loop is still open"
+
+    with time_machine.travel(FRIDAY + dt.timedelta(hours=90), tick=False):
+        touchpoint_complete(touchpoint=retry, by=alice, outcome=Outcome.REACHED, temperature=3)
+    worker_runs(seconds=90 * 3600 + 30)
+    answer.refresh_from_db()
+    assert answer.loop_closed_at - answer.loop_opened_at == dt.timedelta(hours=90)
+
+
 def test_the_call_back_is_on_the_owners_my_day(alice_client, customer):
     invitation, _ = invite(customer)
     with time_machine.travel(FRIDAY, tick=False):
