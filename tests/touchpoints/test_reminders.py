@@ -51,7 +51,7 @@ def test_a_due_touch_point_gets_exactly_one_reminder_with_what_the_rep_needs(ali
     assert email.to == alice.email
     assert "Ana <b>López</b>" in email.subject
     assert "Check the install" in email.body_text
-    assert "+34 600 000 000" in email.body_text
+    assert "+34 600 00 00 00" in email.body_text  # the stored number, as people read it (customers/phones.py)
     assert "Ana &lt;b&gt;López&lt;/b&gt;" in email.body_html, "customer text is escaped in HTML mail"
     assert f"/customers/{customer.pk}/" in email.body_text
     touchpoint.refresh_from_db()
@@ -59,6 +59,17 @@ def test_a_due_touch_point_gets_exactly_one_reminder_with_what_the_rep_needs(ali
 
 
 @pytest.mark.django_db
+def test_the_reminder_writes_the_phone_as_people_read_it(alice, frozen):
+    """Stored in E.164 (customers/phones.py); the mail, like the customer page, groups the digits."""
+    customer = CustomerFactory(owner=alice, phone="+34612345678")
+    TouchPointFactory(customer=customer, due_at=NOW - dt.timedelta(minutes=5))
+
+    assert reminders_send() == 1
+    [email] = reminders()
+    assert "+34 612 34 56 78" in email.body_text and "+34 612 34 56 78" in email.body_html
+    assert "+34612345678" not in email.body_text
+
+
 def test_touch_points_not_yet_due_done_or_long_overdue_get_no_reminder(alice, frozen):
     TouchPointFactory(customer__owner=alice, due_at=NOW + dt.timedelta(minutes=1))
     TouchPointFactory(customer__owner=alice, due_at=NOW - dt.timedelta(hours=1), status=Status.CANCELLED)
