@@ -23,6 +23,10 @@ class AuditAction(models.TextChoices):
     EXPORTED = "exported", _("Exported")
     ERASED = "erased", _("Erased")
     MERGED = "merged", _("Merged")
+    IMPORTED = "imported", _("Imported")
+    INVITED = "invited", _("Invited")
+    DEACTIVATED = "deactivated", _("Deactivated")
+    REACTIVATED = "reactivated", _("Reactivated")
 
 
 class AuditEvent(models.Model):
